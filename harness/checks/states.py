@@ -1,0 +1,81 @@
+"""Logical database states: what "equal to the state after k migrations" means.
+
+A state is the schema (every object's SQL), the content of every table except the history
+table, the history's (version, name, checksum) rows and ``user_version``. Timestamps in the
+history differ between runs and are left out; everything a user or the next migration
+could notice is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from harness.sqlite import history, inspect
+
+
+@dataclass(frozen=True)
+class State:
+    readable: bool
+    error: str | None
+    schema: tuple[tuple[str, str, str], ...]  # (type, name, sql)
+    content: tuple[tuple[str, int, str], ...]  # (table, rows, sha256)
+    history: tuple[tuple[int, str | None, str | None], ...]
+    user_version: int | None
+
+    def describe(self) -> str:
+        if not self.readable:
+            return f"unreadable ({self.error})"
+        versions = [v for v, _, _ in self.history]
+        return f"history {versions or '[]'}, {len(self.schema)} schema objects, user_version {self.user_version}"
+
+
+def state_of(db: Path, history_format: str | None = None) -> State:
+    if not db.exists():
+        return State(True, None, (), (), (), 0)  # a missing file and an empty one are alike
+    try:
+        with inspect.reading(db) as conn:
+            found = history.detect(conn, history_format)
+            schema = tuple(sorted(
+                (t, n, " ".join((s or "").split())) for t, n, s in conn.execute(
+                    "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")))
+            skip = frozenset({found.table}) if found.table else frozenset()
+            content = tuple((t, c.rows, c.sha256) for t, c in sorted(inspect.content(conn, skip).items()))
+            rows = tuple((r.version, r.name, r.checksum) for r in found.rows)
+            return State(True, None, schema, content, rows, conn.execute("PRAGMA user_version").fetchone()[0])
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is a state too
+        return State(False, f"{inspect.error_name(exc)}: {exc}", (), (), (), None)
+
+
+def matching_step(state: State, steps: Sequence[State]) -> int | None:
+    """The k for which ``state`` equals the state after k migrations, if any."""
+    for k, candidate in enumerate(steps):
+        if state == candidate:
+            return k
+    return None
+
+
+def difference(state: State, nearest: State) -> list[str]:
+    """Readable differences between two states, for a failure's details."""
+    if not state.readable or not nearest.readable:
+        return [f"{state.describe()} vs {nearest.describe()}"]
+    lines = []
+    if state.history != nearest.history:
+        lines.append(f"history: {[v for v, _, _ in state.history]} vs {[v for v, _, _ in nearest.history]}")
+    mine, theirs = {n: (t, s) for t, n, s in state.schema}, {n: (t, s) for t, n, s in nearest.schema}
+    for name in sorted(set(mine) | set(theirs)):
+        if name not in theirs:
+            lines.append(f"schema: {mine[name][0]} {name} exists but should not")
+        elif name not in mine:
+            lines.append(f"schema: {theirs[name][0]} {name} is missing")
+        elif mine[name] != theirs[name]:
+            lines.append(f"schema: {mine[name][0]} {name} differs")
+    a, b = {t: (r, h) for t, r, h in state.content}, {t: (r, h) for t, r, h in nearest.content}
+    for table in sorted(set(a) & set(b)):
+        if a[table] != b[table]:
+            lines.append(f"content: table {table} has {a[table][0]} rows vs {b[table][0]}"
+                         + ("" if a[table][0] != b[table][0] else " (values differ)"))
+    if state.user_version != nearest.user_version:
+        lines.append(f"user_version: {state.user_version} vs {nearest.user_version}")
+    return lines

@@ -1,0 +1,198 @@
+"""``harness``: the command line. Exit 0 gate passed, 1 gate failed, 2 bad input or harness error."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from harness import scenario as scenario_mod
+from harness.checks.catalogue import families
+from harness.engines.loader import load_engine
+from harness.errors import HarnessError, InputError
+from harness.reporting import results as results_mod
+from harness.reporting.results import RunResult
+from harness.runner.expand import expand, load_manifest
+from harness.reporting.console import failure_text, summary
+from harness.runner.discovery import is_scenario_file
+
+DEFAULT_SCENARIOS = "scenarios"
+PLUGIN = "harness.runner.plugin"
+
+
+def find_scenarios(paths: Sequence[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths or [DEFAULT_SCENARIOS]:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.toml") if is_scenario_file(p))
+        elif path.is_file():
+            if not is_scenario_file(path):
+                raise InputError(path, "is not a scenario file (a TOML file with a [suite] table)")
+            found.append(path)
+        else:
+            raise InputError(path, "no such file or directory")
+    if not found:
+        raise InputError(", ".join(paths or [DEFAULT_SCENARIOS]), "holds no scenario files (*.toml with a [suite] table)")
+    return found
+
+
+def validate(paths: Sequence[Path], seed: int | None = None) -> dict[Path, list]:
+    """Load every scenario, manifest and engine, and expand the cases: bad input fails here."""
+    expanded = {}
+    for path in paths:
+        scenario = scenario_mod.load(path)
+        expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
+        load_engine(scenario.engine, scenario.path)
+    return expanded
+
+
+def _plugin_args() -> list[str]:
+    registered = any(ep.value == PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
+    return [] if registered else ["-p", PLUGIN]
+
+
+def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> int:
+    import pytest
+
+    reports.mkdir(parents=True, exist_ok=True)
+    args = [*_plugin_args(), "-q", "--no-header", "-p", "no:randomly", "-o", "addopts=", "--rootdir", os.getcwd(),
+            f"--harness-results={reports / 'results.json'}", f"--harness-junit={reports / 'junit.xml'}",
+            *extra, *map(str, files)]
+    return int(pytest.main(args))
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    files = find_scenarios(args.paths)
+    validate(files, args.seed)
+    reports = Path(args.reports)
+    extra: list[str] = []
+    if args.workers not in (None, "0"):
+        extra += ["-n", args.workers]
+    if args.seed is not None:
+        extra.append(f"--harness-seed={args.seed}")
+    if args.shard:
+        extra.append(f"--harness-shard={args.shard}")
+    if args.keep:
+        extra.append("--harness-keep")
+    if args.k:
+        extra += ["-k", args.k]
+    for case in args.case or []:
+        extra.append(f"--harness-case={case}")
+    if args.workdir:
+        extra.append(f"--harness-workdir={args.workdir}")
+    status = run_pytest(files, reports, extra)
+    results_file = reports / "results.json"
+    if status in (2, 3, 4) or not results_file.is_file():
+        print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
+        return 2
+    run = results_mod.read(results_file)
+    if not run.cases:
+        print("harness: no case ran (check the -k / --case / --shard selection)", file=sys.stderr)
+        return 2
+    print(summary(run, f"{reports / 'junit.xml'}, {reports / 'results.json'}"))
+    return 0 if run.passed else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.checks:
+        for family in families().values():
+            print(f"{family.name}: {family.description}")
+            for check in family.checks:
+                print(f"  {family.name}::{check.id}  [runbook {check.runbook}]  {check.description}")
+        return 0
+    for path, cases in validate(find_scenarios(args.paths)).items():
+        for case in cases:
+            print(f"{path.as_posix()}::{case.id}")
+    return 0
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    files = find_scenarios([args.scenario] if args.scenario else [])
+    owners = [p for p, cases in validate(files, args.seed).items() if any(c.id == args.case_id for c in cases)]
+    if not owners:
+        raise InputError(args.scenario or DEFAULT_SCENARIOS, f"no case '{args.case_id}' (see `harness list`)")
+    if len(owners) > 1:
+        raise InputError(args.case_id, f"is in several scenarios ({', '.join(map(str, owners))}): add --scenario")
+    workdir = Path(args.workdir).resolve()
+    reports = workdir / "reports"
+    extra = [f"--harness-case={args.case_id}", "--harness-keep", f"--harness-workdir={workdir}"]
+    if args.seed is not None:
+        extra.append(f"--harness-seed={args.seed}")
+    status = run_pytest(owners, reports, extra)
+    results_file = reports / "results.json"
+    if status in (2, 3, 4) or not results_file.is_file():
+        return 2
+    run = results_mod.read(results_file)
+    for case in run.cases:
+        print(failure_text(case) if case.breaks_gate or case.outcome == "warned"
+              else f"{case.case_id} {case.outcome.upper()}: {case.summary}")
+        print(f"case files: {case.observations.get('workdir', workdir)}")
+    return 0 if run.passed else 1
+
+
+def cmd_fixtures_build(args: argparse.Namespace) -> int:
+    from harness.fixtures import build, recipe
+
+    path = Path(args.recipe)
+    manifest = build.build(recipe.load(path), Path(args.out) if args.out else path.parent)
+    print(f"wrote {manifest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Reliability gate for applications that keep "
+                                     "their data in SQLite: migration matrix, recovery drills, plan assertions.")
+    parser.add_argument("--version", action="version", version=f"harness {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gate = sub.add_parser("gate", help="run the suite and write reports/junit.xml (exit 0 pass, 1 fail, 2 error)")
+    gate.add_argument("paths", nargs="*", help=f"scenario files or directories (default: {DEFAULT_SCENARIOS}/)")
+    gate.add_argument("--reports", default="reports", help="directory for junit.xml and results.json")
+    gate.add_argument("-n", "--workers", default="auto", help="pytest-xdist workers: a number, 'auto', or 0 (serial)")
+    gate.add_argument("--seed", type=int, help="override the suites' seeds")
+    gate.add_argument("--shard", metavar="I/N", help="run shard I of N")
+    gate.add_argument("--case", action="append", metavar="ID", help="run only this case id (repeatable)")
+    gate.add_argument("-k", metavar="EXPR", help="pytest -k expression over case ids")
+    gate.add_argument("--keep", action="store_true", help="keep every case's files, not only failing ones")
+    gate.add_argument("--workdir", help="where case directories are made")
+    gate.set_defaults(func=cmd_gate)
+
+    lister = sub.add_parser("list", help="print the case ids (or, with --checks, the check catalogue)")
+    lister.add_argument("paths", nargs="*")
+    lister.add_argument("--checks", action="store_true", help="print the built-in checks and their runbooks")
+    lister.set_defaults(func=cmd_list)
+
+    repro = sub.add_parser("repro", help="rerun exactly one case, keeping its files")
+    repro.add_argument("case_id")
+    repro.add_argument("--scenario", help="the scenario file that holds the case")
+    repro.add_argument("--seed", type=int)
+    repro.add_argument("--workdir", default="reports/repro", help="where the case's files are kept")
+    repro.set_defaults(func=cmd_repro)
+    fixtures = sub.add_parser("fixtures", help="build, verify and capture fixture databases")
+    fsub = fixtures.add_subparsers(dest="fixtures_command", required=True, metavar="ACTION")
+    fbuild = fsub.add_parser("build", help="regenerate fixtures from the migrations (reproducible)")
+    fbuild.add_argument("--recipe", default="fixtures/recipe.toml")
+    fbuild.add_argument("--out", help="output directory (default: the recipe's directory)")
+    fbuild.set_defaults(func=cmd_fixtures_build)
+    return parser
+
+
+def _version() -> str:
+    from harness import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130

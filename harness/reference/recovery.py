@@ -1,0 +1,120 @@
+"""The startup path's parts: telling corruption from a passing fault, quarantine, restore.
+
+Nothing here deletes user data. A damaged database is evidence: it is moved (never copied
+and deleted) together with its ``-wal``/``-shm``/``-journal`` into a directory of its own,
+because a WAL separated from its database is lost or, worse, replayed into another one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+from harness.reference import snapshots
+from harness.reference.connection import SIDECAR_SUFFIXES, connect_readonly, sidecar
+from harness.reference.errors import (
+    DB_CORRUPT,
+    DB_IO_ERROR,
+    DB_RESTORE_FAILED,
+    StorageError,
+    sqlite_errors,
+)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def looks_corrupt(db: Path, open_connection: Callable[[], sqlite3.Connection]) -> bool:
+    """One look: the header's magic string, then ``quick_check`` on a new connection.
+
+    CORRUPT / NOTADB / "malformed" (raised, often before quick_check even runs) or a row
+    other than ``ok`` means corrupt; busy, full, read-only and I/O errors say nothing about
+    the file and are raised as their own StorageError.
+    """
+    if has_foreign_header(db):
+        return True
+    try:
+        with closing(open_connection()) as conn, sqlite_errors("quick_check"):
+            return conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]
+    except StorageError as exc:
+        if exc.code == DB_CORRUPT:
+            return True
+        raise
+
+
+def has_foreign_header(db: Path) -> bool:
+    """The file does not start with SQLite's magic string (SQLite would say NOTADB).
+
+    Checked on the bytes because SQLite, when a ``-wal`` exists, opens it and writes read
+    marks into ``-shm`` before it reads the header: the evidence would change.
+    """
+    if not db.is_file():
+        return False  # a directory or device: SQLite's CANTOPEN says it better
+    try:
+        with open(db, "rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StorageError(DB_IO_ERROR, f"read header of {db.name}: {exc}") from exc
+    return len(head) == len(SQLITE_MAGIC) and head != SQLITE_MAGIC  # shorter: SQLite decides
+
+
+def make_quarantine_dir(root: Path, stem: str, stamp: str) -> Path:
+    """A new directory ``root/<stem>-<stamp>-<n>``: mkdir is exclusive, so n is bumped
+    until one is created and two quarantines never share (or overwrite) a directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while True:
+        path = root / f"{stem}-{stamp}-{n}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            n += 1
+            continue
+        return path
+
+
+def move_together(db: Path, into: Path) -> None:
+    """Rename ``db`` and its sidecars into ``into`` (same file system), names unchanged.
+
+    The database goes first: if this is interrupted, what is left behind is sidecars
+    without a database, which the next start quarantines too.
+    """
+    for source in (db, *(sidecar(db, suffix) for suffix in SIDECAR_SUFFIXES)):
+        if source.exists():
+            os.replace(source, into / source.name)  # ``into`` is new: nothing is overwritten
+    fsync_directory(db.parent)
+    fsync_directory(into)
+
+
+def restore(snapshot: Path, db: Path) -> None:
+    """Copy ``snapshot`` to ``db`` via the backup API and a verified temp file, then rename.
+
+    The rename is atomic, so ``db`` is either absent or a complete, verified copy.
+    """
+    fd, name = tempfile.mkstemp(dir=db.parent, prefix=f".{db.name}.", suffix=".restoring")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        with closing(connect_readonly(snapshot)) as source, closing(sqlite3.connect(temp)) as target:
+            source.backup(target)
+        if not snapshots.verify(temp):
+            raise StorageError(DB_RESTORE_FAILED, f"copy of {snapshot.name} failed verification")
+        os.replace(temp, db)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # our own partial copy; the snapshot is untouched
+        raise
+    fsync_directory(db.parent)
+
+
+def fsync_directory(path: Path) -> None:
+    """Make renames in ``path`` durable (POSIX; Windows cannot open a directory)."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

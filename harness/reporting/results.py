@@ -1,0 +1,131 @@
+"""The machine-readable record of a run: every case, its verdict and how to rerun it.
+
+Every report (JUnit, console, and later HTML / Markdown) is rendered from a ``RunResult``,
+which round-trips through JSON so reports can be re-rendered and shards merged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.errors import InputError
+
+# Gate-level outcomes: a verdict judged against the case's severity.
+PASSED = "passed"
+FAILED = "failed"  # a failing check of severity "error": the gate fails
+WARNED = "warned"  # a failing check of severity "warn": reported only
+ERRORED = "errored"  # the engine or harness broke while running the case: the gate fails
+SKIPPED = "skipped"
+OUTCOMES = (PASSED, FAILED, WARNED, ERRORED, SKIPPED)
+GATE_BREAKING = frozenset({FAILED, ERRORED})
+
+FORMAT_VERSION = 1
+
+
+def outcome_of(status: str, severity: str) -> str:
+    """Map a verdict status and a case severity to the gate outcome."""
+    if status == "pass":
+        return PASSED
+    if status == "skip":
+        return SKIPPED
+    if status == "error":
+        return ERRORED
+    return FAILED if severity == "error" else WARNED
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str  # e.g. "continuity[fixture=neg-gap]::refused"
+    suite: str
+    family: str
+    check: str
+    params: Mapping[str, str]
+    outcome: str
+    status: str  # the verdict's own status: pass / fail / error / skip
+    severity: str
+    summary: str
+    runbook: str  # runbook id, e.g. "continuity-break"
+    runbook_url: str
+    scenario: str  # scenario file, as given on the command line
+    line: int | None
+    seed: int
+    repro: str  # one command that reruns exactly this case
+    seconds: float = 0.0
+    measured: str | None = None
+    threshold: str | None = None
+    details: str = ""
+    observations: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: tuple[str, ...] = ()
+
+    @property
+    def classname(self) -> str:
+        return f"{self.suite}.{self.family}"
+
+    @property
+    def breaks_gate(self) -> bool:
+        return self.outcome in GATE_BREAKING
+
+
+@dataclass(frozen=True)
+class RunResult:
+    cases: tuple[CaseResult, ...]
+    seed: int
+    seconds: float
+    started: str  # RFC 3339 UTC
+    sqlite_version: str
+    compile_options: tuple[str, ...] = ()
+    python_version: str = ""
+    harness_version: str = ""
+    profile: str = "default"
+    shard: str | None = None  # "i/N" when this run is one shard of a sharded matrix
+
+    @property
+    def passed(self) -> bool:
+        return not any(case.breaks_gate for case in self.cases)
+
+    def counts(self) -> dict[str, int]:
+        counts = {outcome: 0 for outcome in OUTCOMES}
+        for case in self.cases:
+            counts[case.outcome] += 1
+        return counts
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["format"] = FORMAT_VERSION
+        return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=True, default=str)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+
+
+def read(path: Path) -> RunResult:
+    """Load a results file written by ``RunResult.write``; bad input is an ``InputError``."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"is not a harness results file (JSON: {exc})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT_VERSION:
+        raise InputError(path, f"is not a harness results file of format {FORMAT_VERSION}", key="format")
+    try:
+        cases = tuple(_case(raw) for raw in body["cases"])
+        run_keys = {f.name for f in fields(RunResult)} - {"cases"}
+        run = {k: v for k, v in body.items() if k in run_keys}
+        run["compile_options"] = tuple(run.get("compile_options", ()))
+        return RunResult(cases=cases, **run)
+    except (KeyError, TypeError) as exc:
+        raise InputError(path, f"is missing or has a malformed field ({exc})", key="cases") from None
+
+
+def _case(raw: Mapping[str, Any]) -> CaseResult:
+    names = {f.name for f in fields(CaseResult)}
+    values = {k: v for k, v in raw.items() if k in names}
+    values["artifacts"] = tuple(values.get("artifacts", ()))
+    return CaseResult(**values)

@@ -1,0 +1,248 @@
+"""Scenario files: which engine, which fixtures, which checks with which thresholds.
+
+A scenario is TOML (see ``scenarios/reference.toml``)::
+
+    [suite]            name, description, seed, runbook_base
+    [engine]           adapter = "python" | "command" | "sqlfiles", plus the adapter's keys
+    [fixtures]         manifest = "../fixtures/manifest.toml"
+    [checks.<family>]  severity, only, skip, fixtures, runbooks, severities, thresholds, params
+
+Everything is validated here, structurally, with the file, line and key named in the
+error; check and family names are validated against the catalogue when cases are expanded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness import tomlfile
+from harness.tomlfile import TomlDoc, check_keys, get, get_choice, get_str_list
+
+SEVERITIES = ("error", "warn")
+ADAPTERS = ("python", "command", "sqlfiles")
+OPERATIONS = ("migrate", "open", "diagnostics", "posture", "migrations")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+_TOP_KEYS = ("suite", "engine", "fixtures", "checks", "profiles")
+_SUITE_KEYS = ("name", "description", "seed", "runbook_base")
+_ENGINE_KEYS = {
+    "python": ("adapter", "target", "options", "sys_path", "history"),
+    "command": ("adapter", "commands", "timeout", "error_pattern", "cwd", "env", "history"),
+    "sqlfiles": ("adapter", "directory", "format", "setup", "history"),
+}
+_FAMILY_KEYS = ("enabled", "severity", "only", "skip", "fixtures", "runbooks", "severities",
+                "thresholds", "params")
+_THRESHOLD_KEYS = ("limit", "severity")
+DEFAULT_ERROR_PATTERN = r"error[_ ]code[=:]\s*\"?(?P<code>[A-Za-z0-9_.-]+)"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    name: str
+    limit: float
+    severity: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    adapter: str
+    line: int | None
+    target: str | None = None  # python: "module:attr" or "file.py:attr"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sys_path: tuple[Path, ...] = ()
+    commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    timeout: float = 60.0
+    error_pattern: str = DEFAULT_ERROR_PATTERN
+    cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    directory: Path | None = None
+    format: str = "auto"
+    setup: str | None = None
+    history: str | None = None  # history-table format the harness reads; None = detect
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    family: str
+    line: int | None
+    enabled: bool = True
+    severity: str = "error"
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    fixtures: tuple[str, ...] = ()
+    runbooks: Mapping[str, str] = field(default_factory=dict)
+    severities: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # "only", "runbooks.x" -> line
+
+    def severity_of(self, check: str) -> str:
+        return self.severities.get(check, self.severity)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    name: str
+    description: str
+    seed: int
+    engine: EngineSpec
+    fixtures_manifest: Path | None
+    families: tuple[FamilySpec, ...]
+    runbook_base: str | None = None
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def family(self, name: str) -> FamilySpec | None:
+        return next((f for f in self.families if f.family == name), None)
+
+
+def load(path: Path) -> Scenario:
+    """Read and validate one scenario file; raises ``InputError`` (exit 2) on bad input."""
+    doc = tomlfile.load(path)
+    data = doc.data
+    check_keys(doc, "", data, _TOP_KEYS)
+    suite = get(doc, "", data, "suite", dict, required=True)
+    check_keys(doc, "suite", suite, _SUITE_KEYS)
+    name = get(doc, "suite", suite, "name", str, required=True)
+    if not _NAME.match(name):
+        raise doc.error("suite.name", f"'{name}' must be lower-case letters, digits, '-' or '_'")
+    seed = get(doc, "suite", suite, "seed", int, 0)
+    engine = _engine(doc, get(doc, "", data, "engine", dict, required=True))
+    manifest = None
+    if "fixtures" in data:
+        fixtures = get(doc, "", data, "fixtures", dict)
+        check_keys(doc, "fixtures", fixtures, ("manifest",))
+        raw = get(doc, "fixtures", fixtures, "manifest", str, required=True)
+        manifest = _resolve(path, raw)
+        if not manifest.is_file():
+            raise doc.error("fixtures.manifest", f"no such file: {raw}")
+    checks = get(doc, "", data, "checks", dict, {})
+    families = tuple(_family(doc, fam, checks[fam]) for fam in checks)
+    profiles = get(doc, "", data, "profiles", dict, {})
+    for profile, body in profiles.items():
+        get(doc, "profiles", profiles, profile, dict)
+    return Scenario(
+        path=path,
+        name=name,
+        description=get(doc, "suite", suite, "description", str, ""),
+        seed=seed,
+        engine=engine,
+        fixtures_manifest=manifest,
+        families=families,
+        runbook_base=get(doc, "suite", suite, "runbook_base", str),
+        profiles=profiles,
+    )
+
+
+def _resolve(scenario: Path, raw: str) -> Path:
+    candidate = Path(raw)
+    return candidate if candidate.is_absolute() else (scenario.parent / candidate).resolve()
+
+
+def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
+    if "adapter" not in table:  # name a misspelt key before complaining that adapter is missing
+        check_keys(doc, "engine", table, sorted({k for keys in _ENGINE_KEYS.values() for k in keys}))
+    adapter = get_choice(doc, "engine", table, "adapter", ADAPTERS, required=True)
+    check_keys(doc, "engine", table, _ENGINE_KEYS[adapter])
+    line = doc.line("engine")
+    history = get(doc, "engine", table, "history", str)
+    if adapter == "python":
+        target = get(doc, "engine", table, "target", str, required=True)
+        if ":" not in target:
+            raise doc.error("engine.target", f"'{target}' must be 'module:attribute' or 'file.py:attribute'")
+        return EngineSpec(
+            adapter, line, target=target,
+            options=get(doc, "engine", table, "options", dict, {}),
+            sys_path=tuple(_resolve(doc.path, p) for p in get_str_list(doc, "engine", table, "sys_path")),
+            history=history,
+        )
+    if adapter == "command":
+        raw_commands = get(doc, "engine", table, "commands", dict, required=True)
+        check_keys(doc, "engine.commands", raw_commands, OPERATIONS)
+        commands: dict[str, tuple[str, ...]] = {}
+        for op in raw_commands:
+            argv = get_str_list(doc, "engine.commands", raw_commands, op)
+            if not argv:
+                raise doc.error(f"engine.commands.{op}", "expected a non-empty array of strings (program and arguments)")
+            commands[op] = argv
+        if "migrate" not in commands:
+            raise doc.error("engine.commands", "missing required key 'engine.commands.migrate'")
+        timeout = get(doc, "engine", table, "timeout", (int, float), 60.0)
+        if timeout <= 0:
+            raise doc.error("engine.timeout", f"expected a positive number of seconds, got {timeout}")
+        pattern = get(doc, "engine", table, "error_pattern", str, DEFAULT_ERROR_PATTERN)
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise doc.error("engine.error_pattern", f"not a valid regular expression ({exc})") from None
+        if "code" not in compiled.groupindex and compiled.groups < 1:
+            raise doc.error("engine.error_pattern", "needs a group (?P<code>...) that captures the error code")
+        env = get(doc, "engine", table, "env", dict, {})
+        for key, value in env.items():
+            if not isinstance(value, str):
+                raise doc.error(f"engine.env.{key}", f"expected a string, got {value!r:.40}")
+        cwd = get(doc, "engine", table, "cwd", str)
+        return EngineSpec(
+            adapter, line, commands=commands, timeout=float(timeout), error_pattern=pattern,
+            cwd=_resolve(doc.path, cwd) if cwd else doc.path.parent.resolve(), env=env, history=history,
+        )
+    directory = get(doc, "engine", table, "directory", str, required=True)
+    resolved = _resolve(doc.path, directory)
+    if not resolved.is_dir():
+        raise doc.error("engine.directory", f"no such directory: {directory}")
+    return EngineSpec(
+        adapter, line, directory=resolved,
+        format=get(doc, "engine", table, "format", str, "auto"),
+        setup=get(doc, "engine", table, "setup", str),
+        history=history,
+    )
+
+
+def _family(doc: TomlDoc, family: str, body: Any) -> FamilySpec:
+    where = f"checks.{family}"
+    if not isinstance(body, dict):
+        raise doc.error(where, f"expected a table [checks.{family}], got {body!r:.40}")
+    check_keys(doc, where, body, _FAMILY_KEYS)
+    severity = get_choice(doc, where, body, "severity", SEVERITIES, "error")
+    runbooks = get(doc, where, body, "runbooks", dict, {})
+    for check, runbook in runbooks.items():
+        get(doc, f"{where}.runbooks", runbooks, check, str)
+    severities = get(doc, where, body, "severities", dict, {})
+    for check in severities:
+        get_choice(doc, f"{where}.severities", severities, check, SEVERITIES)
+    thresholds: dict[str, Threshold] = {}
+    raw_thresholds = get(doc, where, body, "thresholds", dict, {})
+    for tname, value in raw_thresholds.items():
+        tkey = f"{where}.thresholds.{tname}"
+        if isinstance(value, dict):
+            check_keys(doc, tkey, value, _THRESHOLD_KEYS)
+            limit = get(doc, tkey, value, "limit", (int, float), required=True)
+            tsev = get_choice(doc, tkey, value, "severity", SEVERITIES, severity)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            limit, tsev = value, severity
+        else:
+            raise doc.error(tkey, f"expected a number or {{ limit = N, severity = \"warn\" }}, got {value!r:.40}")
+        thresholds[tname] = Threshold(tname, float(limit), tsev, doc.line(tkey))
+    lines = {k[len(where) + 1:]: v for k, v in doc.lines.items() if k.startswith(where + ".")}
+    return FamilySpec(
+        family=family,
+        line=doc.line(where),
+        enabled=get(doc, where, body, "enabled", bool, True),
+        severity=severity,
+        only=get_str_list(doc, where, body, "only"),
+        skip=get_str_list(doc, where, body, "skip"),
+        fixtures=get_str_list(doc, where, body, "fixtures"),
+        runbooks=runbooks,
+        severities=severities,
+        thresholds=thresholds,
+        params=get(doc, where, body, "params", dict, {}),
+        key_lines=lines,
+    )

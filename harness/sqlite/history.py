@@ -1,0 +1,133 @@
+"""Reading the migration history tables that real frameworks leave in a database.
+
+The harness reads history itself, whatever engine wrote it, so continuity is judged from
+the file. Formats (``../shared`` reference: migration-frameworks.md): the reference
+engine's ``schema_migrations(version, name, checksum, applied_at)``, refinery, sqlx,
+Flyway, goose, golang-migrate and dbmate.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Sequence
+
+from harness.sqlite.inspect import quote_ident
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    version: int
+    name: str | None = None
+    checksum: str | None = None
+    applied_at: str | None = None
+    success: bool = True  # False for a failed (sqlx / Flyway) or dirty (golang-migrate) row
+
+
+@dataclass(frozen=True)
+class History:
+    format: str  # "reference", "refinery", "sqlx", "flyway", "goose", "golang-migrate", "dbmate", "none"
+    table: str | None
+    rows: tuple[HistoryRow, ...]  # in the order they were written (rowid / rank)
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        return tuple(r.version for r in self.rows if r.success)
+
+
+NO_HISTORY = History("none", None, ())
+
+
+def _cols(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({quote_ident(table)})")}
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+
+
+def _int(value: object) -> int:
+    return int(str(value).strip())
+
+
+def detect(conn: sqlite3.Connection, prefer: str | None = None) -> History:
+    """Find and read whichever history table the database has (``prefer`` a format first)."""
+    tables = _tables(conn)
+    readers = [(name, fn) for name, fn in _READERS if prefer is None or name == prefer]
+    readers += [(name, fn) for name, fn in _READERS if prefer is not None and name != prefer]
+    for name, reader in readers:
+        history = reader(conn, tables)
+        if history is not None:
+            return history
+    return NO_HISTORY
+
+
+def _reference(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "schema_migrations" not in tables or not {"version", "name", "checksum"} <= _cols(conn, "schema_migrations"):
+        return None
+    # Applied order: version is usually the INTEGER PRIMARY KEY (so rowid order is version order).
+    rows = conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY applied_at, rowid")
+    return History("reference", "schema_migrations",
+                   tuple(HistoryRow(_int(v), n, str(c), a) for v, n, c, a in rows))
+
+
+def _golang_migrate(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "schema_migrations" not in tables or _cols(conn, "schema_migrations") != {"version", "dirty"}:
+        return None
+    rows = conn.execute("SELECT version, dirty FROM schema_migrations ORDER BY rowid")
+    return History("golang-migrate", "schema_migrations",
+                   tuple(HistoryRow(_int(v), success=not bool(d)) for v, d in rows))
+
+
+def _dbmate(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "schema_migrations" not in tables or _cols(conn, "schema_migrations") != {"version"}:
+        return None
+    rows = conn.execute("SELECT version FROM schema_migrations ORDER BY rowid")
+    return History("dbmate", "schema_migrations", tuple(HistoryRow(_int(v)) for (v,) in rows))
+
+
+def _refinery(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "refinery_schema_history" not in tables:
+        return None
+    rows = conn.execute("SELECT version, name, checksum, applied_on FROM refinery_schema_history ORDER BY rowid")
+    return History("refinery", "refinery_schema_history",
+                   tuple(HistoryRow(_int(v), n, str(c), a) for v, n, c, a in rows))
+
+
+def _sqlx(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "_sqlx_migrations" not in tables:
+        return None
+    rows = conn.execute(
+        "SELECT version, description, hex(checksum), installed_on, success FROM _sqlx_migrations ORDER BY rowid")
+    return History("sqlx", "_sqlx_migrations",
+                   tuple(HistoryRow(_int(v), d, c.lower(), i, bool(s)) for v, d, c, i, s in rows))
+
+
+def _flyway(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "flyway_schema_history" not in tables:
+        return None
+    rows = conn.execute(
+        "SELECT version, description, checksum, installed_on, success FROM flyway_schema_history "
+        "WHERE version IS NOT NULL ORDER BY installed_rank")
+    return History("flyway", "flyway_schema_history",
+                   tuple(HistoryRow(_int(v), d, None if c is None else str(c), i, bool(s)) for v, d, c, i, s in rows))
+
+
+def _goose(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+    if "goose_db_version" not in tables:
+        return None
+    rows = conn.execute("SELECT version_id, is_applied, tstamp FROM goose_db_version WHERE version_id > 0 ORDER BY id")
+    return History("goose", "goose_db_version",
+                   tuple(HistoryRow(_int(v), applied_at=t, success=bool(a)) for v, a, t in rows))
+
+
+_READERS: Sequence = (
+    ("reference", _reference),
+    ("refinery", _refinery),
+    ("sqlx", _sqlx),
+    ("flyway", _flyway),
+    ("goose", _goose),
+    ("golang-migrate", _golang_migrate),
+    ("dbmate", _dbmate),
+)
+FORMATS = tuple(name for name, _ in _READERS)
