@@ -307,3 +307,17 @@ def test_column_strategy_respects_bounds(data):
     code = data.draw(column_strategy(users.column("code")))
     assert code is None or len(code) <= 8
     assert data.draw(column_strategy(users.column("email"))) is not None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_coverage_is_planned_not_left_to_luck(seed):
+    """Six rows are enough for NULL, non-ASCII, > 4 KiB, empty and quoting cases in one column."""
+    conn = fresh("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT, n INTEGER NOT NULL);")
+    assert populate(conn, seed=seed, rows_per_table=6)["t"] == 6
+    bodies = [r[0] for r in conn.execute("SELECT body FROM t")]
+    texts = [b for b in bodies if b is not None]
+    assert None in bodies and "" in texts
+    assert any(not b.isascii() for b in texts)
+    assert any(len(b.encode("utf-8")) > 4096 for b in texts)
+    numbers = [r[0] for r in conn.execute("SELECT n FROM t")]
+    assert set(numbers) & {0, 1, -1, 2**31 - 1, -(2**31), 2**32, 2**53 + 1, 2**63 - 1, -(2**63)}

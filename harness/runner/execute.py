@@ -11,11 +11,46 @@ from harness.cases import Case
 from harness.checks.catalogue import families
 from harness.checks.context import CaseContext
 from harness.checks.verdict import Verdict, errored, skipped
-from harness.engines.protocol import Engine
+from harness.engines.protocol import Engine, Outcome
 from harness.fixtures.store import FixtureStore
 from harness.reporting.links import runbook_url
 from harness.reporting.results import CaseResult, outcome_of
 from harness.scenario import Scenario
+
+
+class EngineHung(Exception):
+    """The engine did not finish an operation within its timeout: the case errors, the run goes on."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message or f"{outcome.operation} timed out")
+        self.outcome = outcome
+
+
+class _Guarded:
+    """The engine as checks see it: a timed-out operation ends the case as an error.
+
+    Checks judge what an engine did; an engine that never answered did nothing to judge,
+    so no check has to tell a hang from a refusal.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.name = engine.name
+        self.operations = engine.operations
+
+    def migrations(self):  # type: ignore[no-untyped-def]
+        return self._engine.migrations()
+
+    def __getattr__(self, operation: str):  # type: ignore[no-untyped-def]
+        method = getattr(self._engine, operation)
+
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            result = method(*args, **kwargs)
+            if isinstance(result, Outcome) and result.timed_out:
+                raise EngineHung(result)
+            return result
+
+        return call
 
 
 def run_case(case: Case, scenario: Scenario, engine: Engine, store: FixtureStore | None,
@@ -26,10 +61,15 @@ def run_case(case: Case, scenario: Scenario, engine: Engine, store: FixtureStore
     missing = sorted(check.needs - engine.operations)
     if missing:
         return skipped(f"engine '{engine.name}' does not offer: {', '.join(missing)}"), 0.0
-    ctx = CaseContext(case=case, scenario=scenario, engine=engine, store=store, workdir=workdir)
+    ctx = CaseContext(case=case, scenario=scenario, engine=_Guarded(engine), store=store,  # type: ignore[arg-type]
+                      workdir=workdir)
     start = time.perf_counter()
     try:
         verdict = check.run(ctx)
+    except EngineHung as hung:
+        verdict = errored(f"the engine hung and was killed: {hung.outcome.describe()}",
+                          measured=f"{hung.outcome.seconds:.1f}s", threshold="the engine's timeout",
+                          details=(hung.outcome.stdout + hung.outcome.stderr)[-4000:])
     except Exception as exc:  # noqa: BLE001 - an engine or harness fault is reported, the run goes on
         verdict = errored(f"{type(exc).__name__} while running the check: {exc}",
                           details=traceback.format_exc(limit=12))

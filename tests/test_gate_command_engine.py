@@ -1,0 +1,54 @@
+"""Gating an executable: the command adapter end to end, and an engine that hangs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from gate_helpers import ROOT, run_gate
+
+DATA = Path(__file__).resolve().parent / "data"
+FAKE = Path(__file__).resolve().parent / "engines_fake" / "cli.py"
+
+
+def test_reference_engine_gated_as_a_command(tmp_path: Path) -> None:
+    run = run_gate(tmp_path, str(DATA / "reference-command.toml"))
+    assert run.status == 0, run.stdout + run.stderr
+    outcomes = {c["case_id"]: c["outcome"] for c in run.results["cases"]}
+    assert outcomes.pop("install::crash-atomic") == "skipped"  # needs an in-process engine
+    assert outcomes and set(outcomes.values()) == {"passed"}, outcomes
+    assert any(case.startswith("recovery[") for case in outcomes)
+    assert any(case.startswith("continuity[") for case in outcomes)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_hanging_engine_is_killed_and_the_run_goes_on(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    scenario = tmp_path / "hang.toml"
+    scenario.write_text(
+        '[suite]\nname = "hangs"\n\n[engine]\nadapter = "command"\ntimeout = 1\n'
+        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "hang", "{pids.as_posix()}"]\n\n'
+        "[checks.install]\n[checks.posture]\n",
+        encoding="utf-8",
+    )
+    start = time.monotonic()
+    run = run_gate(tmp_path, str(scenario), timeout=120)
+    elapsed = time.monotonic() - start
+    assert run.status == 1, run.stdout + run.stderr
+    outcomes = {c["case_id"]: c["outcome"] for c in run.results["cases"]}
+    # Every case ran: the hang ended one case as an error, the next case still ran.
+    assert outcomes["install::migrates-to-head"] == "errored"
+    assert outcomes["install::diagnostics-clean"] == "skipped"  # no diagnostics command
+    assert "hung and was killed" in run.case("install::migrates-to-head")["summary"]
+    assert elapsed < 60
+    for pid in map(int, pids.read_text().split()):
+        assert not alive(pid), f"process {pid} outlived the timeout"
