@@ -143,6 +143,33 @@ def cmd_fixtures_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fixtures_verify(args: argparse.Namespace) -> int:
+    from harness.fixtures import capture, manifest
+    from harness.fixtures.store import FixtureStore
+
+    loaded = manifest.load(Path(args.manifest))
+    checks = capture.verify(loaded, FixtureStore(loaded))
+    for check in checks:
+        print(f"{'ok  ' if not check.problems else 'FAIL'} {check.fixture}")
+        for problem in check.problems:
+            print(f"     {problem}")
+    bad = sum(1 for c in checks if c.problems)
+    print(f"{len(checks) - bad} of {len(checks)} fixtures match {args.manifest}")
+    return 1 if bad else 0
+
+
+def cmd_fixtures_capture(args: argparse.Namespace) -> int:
+    from harness.fixtures import capture
+
+    db = Path(args.db)
+    name = args.name or f"captured-v{args.version}-{db.stem.lower()}"
+    tags = tuple(args.tag or ["captured"])
+    path = capture.capture(db, Path(args.manifest), version=args.version, name=name, tags=tags,
+                           description=args.description or "")
+    print(f"wrote {path} and its entry in {args.manifest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Reliability gate for applications that keep "
                                      "their data in SQLite: migration matrix, recovery drills, plan assertions.")
@@ -178,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     fbuild.add_argument("--recipe", default="fixtures/recipe.toml")
     fbuild.add_argument("--out", help="output directory (default: the recipe's directory)")
     fbuild.set_defaults(func=cmd_fixtures_build)
+    fverify = fsub.add_parser("verify", help="check every fixture against its manifest (exit 1 on a mismatch)")
+    fverify.add_argument("--manifest", default="fixtures/manifest.toml")
+    fverify.set_defaults(func=cmd_fixtures_verify)
+    fcapture = fsub.add_parser("capture", help="turn a real application database into a fixture (read-only)")
+    fcapture.add_argument("db", help="the database file (never modified)")
+    fcapture.add_argument("--version", type=int, required=True, help="the schema version it represents")
+    fcapture.add_argument("--name", help="fixture name (default: captured-v<V>-<file stem>)")
+    fcapture.add_argument("--tag", action="append", help="a tag (repeatable; default: captured)")
+    fcapture.add_argument("--description")
+    fcapture.add_argument("--manifest", default="fixtures/manifest.toml")
+    fcapture.set_defaults(func=cmd_fixtures_capture)
     return parser
 
 
