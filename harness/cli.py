@@ -60,6 +60,7 @@ def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> in
 
     reports.mkdir(parents=True, exist_ok=True)
     args = [*_plugin_args(), "-q", "--no-header", "-p", "no:randomly", "-o", "addopts=", "--rootdir", os.getcwd(),
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--harness-results={reports / 'results.json'}", f"--harness-junit={reports / 'junit.xml'}",
             *extra, *map(str, files)]
     return int(pytest.main(args))
@@ -84,6 +85,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         extra.append(f"--harness-case={case}")
     if args.workdir:
         extra.append(f"--harness-workdir={args.workdir}")
+    if args.runbook_base:
+        extra.append(f"--harness-runbook-base={args.runbook_base}")
     status = run_pytest(files, reports, extra)
     results_file = reports / "results.json"
     if status in (2, 3, 4) or not results_file.is_file():
@@ -186,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("-k", metavar="EXPR", help="pytest -k expression over case ids")
     gate.add_argument("--keep", action="store_true", help="keep every case's files, not only failing ones")
     gate.add_argument("--workdir", help="where case directories are made")
+    gate.add_argument("--runbook-base", help="base URL of runbook pages (default: the repository's runbooks/, on "
+                      "GitHub Actions the pages at the commit under test)")
     gate.set_defaults(func=cmd_gate)
 
     lister = sub.add_parser("list", help="print the case ids (or, with --checks, the check catalogue)")

@@ -80,8 +80,13 @@ class FamilySpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     key_lines: Mapping[str, int] = field(default_factory=dict)  # "only", "runbooks.x" -> line
 
-    def severity_of(self, check: str) -> str:
-        return self.severities.get(check, self.severity)
+    def severity_of(self, check: str, default: str | None = None) -> str:
+        """The scenario's word for this check, else the check's own default, else the family's."""
+        if check in self.severities:
+            return self.severities[check]
+        if default is not None and "severity" not in self.key_lines:
+            return default
+        return self.severity
 
 
 @dataclass(frozen=True)

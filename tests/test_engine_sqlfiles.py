@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from harness.engines.loader import load_engine
-from harness.engines.protocol import Diagnostics, Outcome
+from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, Diagnostics, Fault, Outcome
 from harness.engines.sqlfile_formats import discover
-from harness.engines.sqlfiles import SqlFilesEngine
+from harness.engines.sqlfiles import SqlFilesEngine, continuity
 from harness.errors import InputError
 from harness.scenario import EngineSpec
 
@@ -254,3 +255,83 @@ def test_loader_names_and_validates(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="engine.setup"):
         load_engine(EngineSpec("sqlfiles", 2, directory=tmp_path / "migrations", setup="hooks.py:x"),
                     scenario)
+
+
+# -- formats, sources, hooks ------------------------------------------------------------------
+
+FORMATS_DATA = Path(__file__).resolve().parent / "data" / "formats"
+
+
+def test_migrations_carry_the_source_relative_to_the_directorys_parent_and_the_up_sql() -> None:
+    engine = SqlFilesEngine(FORMATS_DATA / "goose" / "migrations", "goose")
+    first = engine.migrations()[0]
+    assert first.source == "migrations/1_init.sql"
+    assert first.sql is not None and "CREATE TABLE notes" in first.sql and "DROP TABLE" not in first.sql
+    plain = SqlFilesEngine(FORMATS_DATA.parent / "sqlfiles_plain")
+    assert [m.source for m in plain.migrations()] == [
+        "sqlfiles_plain/0001_init.sql", "sqlfiles_plain/0002_tags.sql", "sqlfiles_plain/0010_pinned.sql"]
+
+
+def test_the_loader_detects_the_format(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    for framework in ("refinery", "sqlx", "goose", "dbmate", "golang-migrate", "flyway"):
+        engine = load_engine(EngineSpec("sqlfiles", 2, directory=FORMATS_DATA / framework / "migrations"), scenario)
+        assert isinstance(engine, SqlFilesEngine) and engine.format == framework
+        assert engine.history_format == framework
+    plain = load_engine(EngineSpec("sqlfiles", 2, directory=FORMATS_DATA / "plain" / "migrations"), scenario)
+    assert isinstance(plain, SqlFilesEngine) and (plain.format, plain.history_format) == ("plain", "reference")
+
+
+def test_unknown_and_mismatched_formats_are_input_errors(tmp_path: Path) -> None:
+    directory = make_dir(tmp_path, THREE)
+    with pytest.raises(InputError, match="unknown migration file format 'liquibase'"):
+        SqlFilesEngine(directory, "liquibase")
+    with pytest.raises(InputError, match=r"no refinery migrations here: 3 \.sql file\(s\)") as err:
+        SqlFilesEngine(directory, "refinery")
+    assert err.value.key == "engine.format"
+    with pytest.raises(InputError, match=r"1_a\.sql.*goose cannot parse it"):  # named like goose's, no markers
+        SqlFilesEngine(directory, "goose")
+
+
+def test_the_setup_hook_sees_every_connection_including_read_only_ones(tmp_path: Path) -> None:
+    calls: list[bool] = []
+
+    def hook(conn: sqlite3.Connection) -> None:
+        read_only = conn.execute("PRAGMA query_only").fetchone() == (0,) and _read_only(conn)
+        calls.append(read_only)
+
+    engine = SqlFilesEngine(make_dir(tmp_path, THREE), setup=hook)
+    db = tmp_path / "app.db"
+    assert engine.migrate(db).ok  # a new database: no read-only look first
+    assert calls == [False]
+    assert engine.migrate(db).ok  # read-only validation, nothing to apply
+    assert isinstance(engine.diagnostics(db), Diagnostics)
+    assert calls == [False, True, True]
+
+
+def _read_only(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("CREATE TEMP TABLE _probe(x)")  # temp tables are writable on a read-only file
+        conn.execute("CREATE TABLE main._probe(x)")
+    except sqlite3.OperationalError as exc:
+        return "readonly" in str(exc)
+    conn.execute("DROP TABLE main._probe")
+    return False
+
+
+def test_continuity_accepts_version_checksum_pairs(tmp_path: Path) -> None:
+    files = discover(make_dir(tmp_path, THREE)).files
+    assert continuity([(1, files[0].checksum), (2, files[1].checksum)], files) is None
+    assert continuity([(1, files[0].checksum), (10, files[2].checksum)], files)[0] == "migration_gap"
+    assert continuity([(3, "x")], files)[0] == "migration_unknown_version"
+    assert continuity([(1, "x")], files)[0] == "migration_checksum_mismatch"
+
+
+def test_the_engine_supports_in_process_faults(tmp_path: Path) -> None:
+    engine = SqlFilesEngine(make_dir(tmp_path, THREE))
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork")
+    counted = engine.count_points(tmp_path / "count.db", None, FAULT_KILL_AFTER_COMMIT)
+    assert counted.outcome.ok and counted.points == 3  # one commit per file, each with its history row
+    run = engine.migrate_with_fault(tmp_path / "crash.db", None, Fault(FAULT_KILL_AFTER_COMMIT, 2))
+    assert run.crashed and history(tmp_path / "crash.db") == [1, 2]

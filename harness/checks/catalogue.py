@@ -27,6 +27,7 @@ class CheckSpec:
     run: Callable[[CaseContext], Verdict]
     needs: frozenset[str] = frozenset({"migrate"})  # engine operations
     applies: Callable[[Params], bool] = lambda params: True
+    severity: str | None = None  # this check's default when the scenario does not say
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def fixture_axes(spec: FamilySpec, manifest: Manifest | None, default: tuple[str
 
 def families() -> dict[str, Family]:
     """Every family, by name (imported lazily: checks import this module)."""
-    from harness.checks import continuity, install, posture, recovery
+    from harness.checks import continuity, hazards, install, matrix, posture, recovery
 
-    found = [install.FAMILY, posture.FAMILY, continuity.FAMILY, recovery.FAMILY]
+    found = [install.FAMILY, posture.FAMILY, continuity.FAMILY, matrix.FAMILY, recovery.FAMILY, hazards.FAMILY]
     return {family.name: family for family in found}

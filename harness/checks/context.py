@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import Case
@@ -21,6 +22,11 @@ class CaseContext:
     engine: Engine
     store: FixtureStore | None
     workdir: Path  # empty, private to this case; kept for reproduction on failure
+    started: float = field(default_factory=time.time)
+
+    def volatile_window(self) -> tuple[float, float]:
+        """From the case's start until now: timestamps in it were written by this case."""
+        return self.started - 1.0, time.time() + 1.0
 
     def data_dir(self, name: str = "data") -> Path:
         """A fresh application data directory (the engine may add backups/, corrupted/)."""
@@ -46,6 +52,10 @@ class CaseContext:
 
     def option(self, name: str, default: object = None) -> object:
         return self.case.options.get(name, default)
+
+    def history_format(self) -> str | None:
+        """The history table format to read: the scenario's word, else the engine's own."""
+        return self.scenario.engine.history or getattr(self.engine, "history_format", None)
 
     def migrations(self) -> tuple[Migration, ...]:
         return tuple(self.engine.migrations())

@@ -22,7 +22,7 @@ def history_problems(history: History, migrations: Sequence[Migration], *, compl
             problems.append(f"version {row.version} is recorded as failed / dirty")
         if row.version not in known:
             problems.append(f"version {row.version} is not a migration the engine knows")
-    seen = [r.version for r in rows if r.success]
+    seen = list(history.applied(order))
     if len(set(seen)) != len(seen):
         dupes = sorted({v for v in seen if seen.count(v) > 1})
         problems.append(f"versions recorded more than once: {dupes}")

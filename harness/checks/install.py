@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, no_axes
 from harness.checks.context import CaseContext
 from harness.checks.history_rules import history_problems
 from harness.checks.states import difference, matching_step, state_of
-from harness.engines.crashpoints import run_with_crash
-from harness.engines.protocol import OP_CRASH, Diagnostics, Outcome
+from harness.engines.faults import count_points_in_process, migrate_with_fault_in_process, supported_faults
+from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, OP_CRASH, Diagnostics, Fault, Outcome
 from harness.sqlite import history, inspect
 from harness.sqlite.files import copy_db
 
 
 def _read_history(ctx: CaseContext, db) -> history.History:  # type: ignore[no-untyped-def]
     with inspect.reading(db) as conn:
-        return history.detect(conn, ctx.scenario.engine.history)
+        return history.detect(conn, ctx.history_format())
 
 
 def migrates_to_head(ctx: CaseContext) -> v.Verdict:
@@ -64,7 +66,7 @@ def diagnostics_clean(ctx: CaseContext) -> v.Verdict:
     head = migrations[-1].version if migrations else (found.versions[-1] if found.versions else None)
     truth = {
         "schema_version": head,
-        "applied_migrations": len(found.versions),
+        "applied_migrations": len(found.applied([m.version for m in migrations])),
         "expected_migrations": len(migrations) if migrations else len(found.versions),
         "continuity": "ok",
         "integrity": "ok" if state.integrity == "ok" else state.integrity,
@@ -85,7 +87,7 @@ def diagnostics_clean(ctx: CaseContext) -> v.Verdict:
 def crash_atomic(ctx: CaseContext) -> v.Verdict:
     """Kill the migrating engine right after every transaction it commits; each durable state
     must be a whole number of migrations, with its history, and a rerun must reach head."""
-    fmt = ctx.scenario.engine.history
+    fmt = ctx.history_format()
     migrations = ctx.migrations()
     steps = []
     for k in range(len(migrations) + 1):
@@ -96,24 +98,24 @@ def crash_atomic(ctx: CaseContext) -> v.Verdict:
                 return v.errored(f"setup: migrate(target={migrations[k - 1].version}) failed: {outcome.describe()}")
         steps.append(state_of(db, fmt))
 
-    def migrate_in_child(db):  # type: ignore[no-untyped-def]
-        def operation() -> None:
-            outcome = ctx.engine.migrate(db)
-            if not outcome.ok:
-                raise RuntimeError(outcome.describe())
-        return operation
+    engine = ctx.engine
+    if FAULT_KILL_AFTER_COMMIT in supported_faults(engine):
+        count, inject = engine.count_points, engine.migrate_with_fault  # type: ignore[attr-defined]
+    else:  # an in-process engine (OP_CRASH) whose adapter does not offer the fault methods itself
+        count = partial(count_points_in_process, engine.migrate)
+        inject = partial(migrate_with_fault_in_process, engine.migrate)
 
-    counted = run_with_crash(migrate_in_child(ctx.fresh_db("count")))
-    if not counted.ok:
-        return v.errored(f"migrating in a child process failed: {counted.error}")
+    counted = count(ctx.fresh_db("count"), None, FAULT_KILL_AFTER_COMMIT)
+    if not counted.outcome.ok:
+        return v.errored(f"migrating in a child process failed: {counted.outcome.describe()}")
     if counted.points == 0:
         return v.skipped("the engine commits through no stdlib sqlite3 connection the harness can observe")
     problems: list[str] = []
     seen: list[int] = []
     for point in range(1, counted.points + 1):
         db = ctx.fresh_db(f"crash-{point}")
-        run = run_with_crash(migrate_in_child(db), crash_after=point)
-        if not run.crashed:
+        run = inject(db, None, Fault(FAULT_KILL_AFTER_COMMIT, point))
+        if not run.fired:
             break
         after = state_of(db, fmt)
         k = matching_step(after, steps)

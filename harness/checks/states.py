@@ -31,7 +31,8 @@ class State:
         return f"history {versions or '[]'}, {len(self.schema)} schema objects, user_version {self.user_version}"
 
 
-def state_of(db: Path, history_format: str | None = None) -> State:
+def state_of(db: Path, history_format: str | None = None, volatile: inspect.Window | None = None) -> State:
+    """The logical state of ``db``; with ``volatile``, values stamped "now" during it compare equal."""
     if not db.exists():
         return State(True, None, (), (), (), 0)  # a missing file and an empty one are alike
     try:
@@ -41,7 +42,7 @@ def state_of(db: Path, history_format: str | None = None) -> State:
                 (t, n, " ".join((s or "").split())) for t, n, s in conn.execute(
                     "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")))
             skip = frozenset({found.table}) if found.table else frozenset()
-            content = tuple((t, c.rows, c.sha256) for t, c in sorted(inspect.content(conn, skip).items()))
+            content = tuple((t, c.rows, c.sha256) for t, c in sorted(inspect.content(conn, skip, volatile).items()))
             rows = tuple((r.version, r.name, r.checksum) for r in found.rows)
             return State(True, None, schema, content, rows, conn.execute("PRAGMA user_version").fetchone()[0])
     except Exception as exc:  # noqa: BLE001 - an unreadable file is a state too

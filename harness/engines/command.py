@@ -21,6 +21,10 @@ Exit status 0 is success. Otherwise the error code is the ``code`` group (else g
 that outlives ``timeout`` has its whole process group killed (children included) and is
 reported as ``harness_timeout``.
 
+Fault injection (``faults``, ``count_points``, ``migrate_with_fault``): the migrate command
+is run under ``strace`` with syncs or writes on the database's files counted, killed at or
+failed with ``ENOSPC`` (``harness.engines.faults``); without a usable strace ``faults`` is empty.
+
 JSON outputs use the native contract's shapes (see ``python``): ``migrations`` prints an
 array of ``{version, name, checksum}`` objects (``sql``, ``source`` optional),
 ``diagnostics`` an object with the ``Diagnostics`` keys, ``posture`` an object mapping
@@ -40,11 +44,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from harness.engines.faults import StraceFaults
 from harness.engines.protocol import (
     ALL_OPERATIONS, CODE_CRASH, CODE_TIMEOUT, CODE_UNSPECIFIED, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN,
-    OP_POSTURE, Diagnostics, Migration, Outcome,
+    OP_POSTURE, Diagnostics, Fault, FaultRun, Migration, Outcome,
 )
 from harness.engines.python import parse_diagnostics, parse_migration, posture_value
 from harness.errors import InputError
@@ -102,6 +107,25 @@ class CommandEngine:
         self._cwd = cwd
         self._env = dict(env or {})
         self._migrations: tuple[Migration, ...] | None = None
+        self._strace = StraceFaults(lambda db, target, wrap: self._invoke(OP_MIGRATE, db, target, wrap),
+                                    f"{name} (command adapter)")
+
+    @property
+    def faults(self) -> frozenset[str]:
+        """The executable fault kinds, when there is a migrate command and strace may trace."""
+        return self._strace.faults if OP_MIGRATE in self._commands else frozenset()
+
+    def count_points(self, db: Path, target: int | None, kind: str) -> FaultRun:
+        """Migrate ``db`` under strace and count the syncs or writes on its files."""
+        if OP_MIGRATE not in self._commands:
+            raise ValueError(f"{self.name} has no migrate command")
+        return self._strace.count_points(db, target, kind)
+
+    def migrate_with_fault(self, db: Path, target: int | None, fault: Fault) -> FaultRun:
+        """Migrate ``db`` under strace, killed at or failing the ``fault.at``-th sync or write."""
+        if OP_MIGRATE not in self._commands:
+            raise ValueError(f"{self.name} has no migrate command")
+        return self._strace.migrate_with_fault(db, target, fault)
 
     def migrations(self) -> Sequence[Migration]:
         """The ``migrations`` command's list, run once; none without that command."""
@@ -154,12 +178,16 @@ class CommandEngine:
         except ValueError as exc:
             raise InputError(command, f"did not print a usable migration list: {exc}", key=key) from None
 
-    def _invoke(self, operation: str, db: Path | None = None, target: int | None = None) -> Outcome:
+    def _invoke(self, operation: str, db: Path | None = None, target: int | None = None,
+                wrap: Callable[[Sequence[str]], Sequence[str]] | None = None) -> Outcome:
+        """Run one operation's command; ``wrap`` rewrites its argv (to run it under strace)."""
         template = self._commands.get(operation)
         if template is None:
             return Outcome(operation, ok=False, error_code=CODE_UNSPECIFIED,
                            message=f"{self.name} has no {operation} command")
         argv = expand(template, db=db, target=target)
+        if wrap is not None:
+            argv = tuple(wrap(argv))
         start = time.perf_counter()
         try:
             run = self._run(argv)

@@ -24,6 +24,27 @@ CODE_TIMEOUT = "harness_timeout"
 CODE_CRASH = "engine_crash"
 CODE_UNSPECIFIED = "engine_error"
 
+#: Fault kinds (see ``Engine.faults``, ``Fault``; implemented in ``harness.engines.faults``).
+#: In-process kinds, for engines that run in the harness's process through stdlib sqlite3:
+FAULT_KILL_AFTER_COMMIT = "kill-after-commit"  # in-process: os._exit right after the Nth transaction end
+FAULT_KILL_AT_STEP = "kill-at-step"  # in-process: os._exit at VM step N (progress handler)
+#: in-process: the progress handler returns non-zero at step N -> SQLITE_INTERRUPT raised inside
+#: the engine: an injected failure it must roll back
+FAULT_INTERRUPT_AT_STEP = "interrupt-at-step"
+#: Executable kinds, for engines run as a process (strace fault injection):
+#: SIGKILL at the Nth fsync/fdatasync (strace -e inject=…:signal=KILL:when=N)
+FAULT_KILL_AT_SYNC = "kill-at-sync"
+#: SIGKILL at the Nth write/pwrite64 to the database or its journal/WAL
+FAULT_KILL_AT_WRITE = "kill-at-write"
+#: ENOSPC at the Nth such write -> SQLITE_FULL: an injected failure
+FAULT_FULL_AT_WRITE = "full-at-write"
+IN_PROCESS_FAULTS = frozenset({FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_INTERRUPT_AT_STEP})
+EXECUTABLE_FAULTS = frozenset({FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE, FAULT_FULL_AT_WRITE})
+ALL_FAULTS = IN_PROCESS_FAULTS | EXECUTABLE_FAULTS
+#: Kinds that kill the engine (a crash: the durable state must be whole); the others make an
+#: operation fail part-way (the engine must report the failure and roll back cleanly).
+CRASH_FAULTS = frozenset({FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE})
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -63,6 +84,47 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """Where to inject what: the ``at``-th point (1-based) of ``kind`` in one run.
+
+    The points of a kind are numbered in the order a normal run reaches them, as
+    ``Engine.count_points`` counts them; ``at`` past the last point means the fault never fires.
+    """
+
+    kind: str
+    at: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALL_FAULTS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(ALL_FAULTS)}")
+        if not isinstance(self.at, int) or isinstance(self.at, bool) or self.at < 1:
+            raise ValueError(f"a fault point is a number from 1, got {self.at!r}")
+
+    def describe(self) -> str:
+        return f"{self.kind} #{self.at}"
+
+
+@dataclass(frozen=True)
+class FaultRun:
+    """One operation run with a fault injected (or, from ``count_points``, with none).
+
+    ``outcome``: what the engine returned, or, when it was killed, a failed ``Outcome`` with
+    ``CODE_CRASH`` (``CODE_TIMEOUT`` when it hung). ``fired``: the point was reached and the
+    fault happened (always False when counting). ``points``: points of the kind seen by the
+    run -- ``at`` when a kill fired; the whole run's count otherwise (so when counting, how
+    many such points a whole run has, and a fault that did not fire tells the sweep to stop).
+    """
+
+    outcome: Outcome
+    fired: bool
+    points: int
+
+    @property
+    def crashed(self) -> bool:
+        return self.fired and self.outcome.error_code == CODE_CRASH
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """The engine's structured self-report (the seed's ``DbDiagnostics``)."""
 
@@ -91,6 +153,28 @@ class Engine(Protocol):
     ``db`` is always a path inside a temporary directory the harness owns; the engine may
     create siblings there (``backups/``, ``corrupted/``): its data directory is ``db.parent``.
     Operations never raise for engine failures: they return an ``Outcome`` with ``ok=False``.
+
+    Optional fault injection (implemented in ``harness.engines.faults``). These members are
+    not declared below, so ``isinstance(x, Engine)`` does not require them: an engine
+    without them supports no fault kind (read them through
+    ``harness.engines.faults.supported_faults(engine)``).
+
+    ``faults: frozenset[str]``
+        The ``FAULT_*`` kinds this adapter can inject; may be empty (no ``strace``, ptrace
+        forbidden, no ``os.fork``).
+    ``count_points(db, target, kind) -> FaultRun``
+        Run ``migrate(db, target)`` for real (it changes ``db``) with no fault, under the
+        same instrumentation as a faulted run, and count the points of ``kind``:
+        ``FaultRun.points``, ``fired`` False, and ``outcome`` the run's own outcome (a count
+        from a failed run is no basis for a sweep). A method of its own rather than
+        ``migrate_with_fault(fault=None)``: a fault run always has a fault, a count always
+        an outcome and a kind. Each call is one run.
+    ``migrate_with_fault(db, target, fault: Fault) -> FaultRun``
+        ``migrate(db, target)`` with ``fault`` injected; ``ValueError`` when ``fault.kind``
+        is not in ``faults``, otherwise never raises for engine failures. A fault whose
+        ``at`` lies past the run's last point does not fire: the run completes normally and
+        ``points`` is the whole run's count, so a sweep ``at = 1, 2, ...`` stops at the
+        first run with ``fired`` False.
     """
 
     name: str

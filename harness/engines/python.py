@@ -20,6 +20,9 @@ object that calling it with ``engine.options`` returns):
     The ``sqlite3.Connection`` the application would use. The harness reads the PRAGMAs
     on it itself (``posture``) rather than trusting a report, then closes it.
 
+Fault injection needs nothing more from the engine: ``migrate`` is run in a forked child
+whose ``sqlite3.connect`` counts (see ``harness.engines.faults`` for what is and is not seen).
+
 The same record shapes are what command engines print as JSON (see ``command``).
 """
 
@@ -31,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from harness.engines.faults import InProcessFaults
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
@@ -128,8 +132,13 @@ def posture_value(value: object) -> str:
     return str(int(value)) if isinstance(value, bool) else str(value)
 
 
-class PythonEngine:
-    """An in-process engine object, driven through the native contract above."""
+class PythonEngine(InProcessFaults):
+    """An in-process engine object, driven through the native contract above.
+
+    Fault injection (``faults``, ``count_points``, ``migrate_with_fault``) comes from
+    ``InProcessFaults``: ``migrate`` runs in a forked child whose stdlib ``sqlite3``
+    connections count commit points and VM steps (``harness.engines.faults``).
+    """
 
     def __init__(self, obj: Any, name: str) -> None:  # Any: the contract above is duck-typed
         self.name = name

@@ -1,14 +1,20 @@
 """The sqlfiles adapter: the harness itself applies a directory of SQL migration files.
 
-For applications whose migrations are plain ``.sql`` files, the harness is the runner, so
-it behaves like a careful one: continuity is validated read-only before anything is
-written (applied versions must be a prefix of the files, with the same checksums); each
-pending file then runs in its own transaction, one statement at a time, and its history
-row is inserted in that same transaction, so a file is either wholly applied and recorded
-or not at all. A file that manages its own transactions (``BEGIN``/``COMMIT``) or runs
-statements that do nothing or fail inside one (``PRAGMA foreign_keys``, ``VACUUM`` ...)
-cannot be wrapped: it runs statement by statement as written, and its history row is
-inserted after it.
+The directory is applied with the semantics of the framework that wrote it (``format``:
+plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, or ``auto`` to detect it; see
+``harness.engines.formats``): its file names and numeric order, the "up" part of each file,
+its no-transaction markers, and its own history table, written exactly as the framework
+writes it so that a database migrated here and one migrated by the application look alike.
+
+Continuity is validated read-only before anything is written: a failed or dirty history row,
+an applied version without a file, a gap below the newest applied version (reported even for
+frameworks that allow out-of-order migrations: the harness is stricter) and an edited file
+(where the framework records checksums) are refused with their error codes, the database
+untouched. Pending files then run one statement at a time, each in its own transaction
+unless the framework says otherwise. A file that manages its own transactions
+(``BEGIN``/``COMMIT``) or runs statements that do nothing or fail inside one (``PRAGMA
+foreign_keys``, ``VACUUM`` ...) cannot be wrapped, whatever the framework: it runs statement
+by statement as written, and its history row is inserted after it.
 
 ``setup`` is called with every connection the adapter opens, including the read-only ones
 used for validation and diagnostics, to register the SQL functions the application would
@@ -20,25 +26,30 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
+from harness.engines.faults import InProcessFaults
+from harness.engines.formats import HISTORY_FORMAT, REGISTRY
+from harness.engines.formats.base import (
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile,
+)
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
 )
-from harness.engines.sqlfile_formats import MigrationFile, discover, resolve_format
-from harness.engines.statements import Statement, split
+from harness.engines.sqlfile_formats import discover, resolve_format
+from harness.engines.statements import Statement
+
+__all__ = [
+    "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "HISTORY_TABLES", "PLAIN_HISTORY",
+    "Setup", "SqlFilesEngine", "continuity", "runs_unwrapped",
+]
 
 CODE_FAILED = "migration_failed"
-CODE_GAP = "migration_gap"
-CODE_UNKNOWN = "migration_unknown_version"
-CODE_CHECKSUM = "migration_checksum_mismatch"
 
 Setup = Callable[[sqlite3.Connection], object]
-Applied = tuple[tuple[int, str], ...]  # (version, checksum) rows in version order
+Applied = tuple[AppliedRow, ...]  # history rows, as the format reads them
 
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK"})
 _NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
@@ -46,56 +57,24 @@ _NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
 _CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
 _PRAGMA_NAME = re.compile(r"PRAGMA\s+(?:\w+\s*\.\s*)?[\"'`\[]?(\w+)", re.IGNORECASE)
 
-
-@dataclass(frozen=True)
-class HistoryTable:
-    """Where a migration format records what it applied, and how to read and write it."""
-
-    name: str
-    create: str
-    select: str  # -> (version, checksum) ordered by version
-    insert: str  # parameters: version, name, checksum, applied_at
-
-    def read(self, conn: sqlite3.Connection) -> Applied:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                              (self.name,)).fetchone()
-        if not exists:
-            return ()
-        return tuple((int(version), str(checksum)) for version, checksum in conn.execute(self.select))
-
-    def record(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
-        applied_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        conn.execute(self.create)
-        conn.execute(self.insert, (migration.version, migration.name, migration.checksum, applied_at))
-
-
-#: The same table as the reference engine's.
-PLAIN_HISTORY = HistoryTable(
-    name="schema_migrations",
-    create="CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-           "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
-    select="SELECT version, checksum FROM schema_migrations ORDER BY version",
-    insert="INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
-)
-HISTORY_TABLES = {"plain": PLAIN_HISTORY}
+#: Each format's history table (``PLAIN_HISTORY`` is the reference engine's).
+HISTORY_TABLES: dict[str, History] = {name: fmt.history for name, fmt in REGISTRY.items()}
+PLAIN_HISTORY = HISTORY_TABLES["plain"]
 
 
 class _ConnectionFailed(Exception):
     """The database could not be opened, or the setup hook failed on it."""
 
 
-def continuity(applied: Applied, files: Sequence[MigrationFile]) -> tuple[str, str] | None:
-    """``(error code, explanation)`` when the applied history does not lead up to ``files``."""
-    by_version = {f.version: f for f in files}
-    for index, (version, checksum) in enumerate(applied):
-        known = by_version.get(version)
-        if known is None:
-            return CODE_UNKNOWN, f"version {version} is applied but there is no file for it"
-        if files[index].version != version:  # applied versions are known, distinct, sorted
-            return CODE_GAP, f"version {version} is applied but {files[index].path.name} is not"
-        if known.checksum != checksum:
-            return CODE_CHECKSUM, f"{known.path.name} has changed since it was applied"
-    return None
+def continuity(applied: Sequence[AppliedRow | tuple[int, str]], files: Sequence[MigrationFile],
+               fmt: str = "plain") -> tuple[str, str] | None:
+    """``(error code, explanation)`` when the applied history does not lead up to ``files``.
+
+    ``applied`` is the format's history rows (or, for the plain format, ``(version,
+    checksum)`` pairs).
+    """
+    rows = tuple(r if isinstance(r, AppliedRow) else AppliedRow(str(r[0]), r[1]) for r in applied)
+    return REGISTRY[fmt].applied(rows, files)[1]
 
 
 def runs_unwrapped(statements: Sequence[Statement]) -> bool:
@@ -110,33 +89,45 @@ def runs_unwrapped(statements: Sequence[Statement]) -> bool:
     return False
 
 
-class SqlFilesEngine:
-    """A directory of migration files, applied and diagnosed by the harness itself."""
+class SqlFilesEngine(InProcessFaults):
+    """A directory of migration files, applied and diagnosed by the harness itself.
+
+    It runs in the harness's process through stdlib ``sqlite3``, so it can be killed or
+    interrupted at chosen points (``operations`` has "crash"; ``faults``, ``count_points``
+    and ``migrate_with_fault`` come from ``InProcessFaults``).
+    """
 
     operations = frozenset({OP_MIGRATE, OP_DIAGNOSTICS, OP_CRASH})
 
     def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None) -> None:
-        fmt = resolve_format(fmt, directory)
-        discovery = discover(directory, fmt)
+        self.format = resolve_format(fmt, directory)
+        discovery = discover(directory, self.format)
         self.name = directory.name
+        self.directory = directory
         self.files = discovery.files
+        self.repeatables = discovery.repeatables  # Flyway R__ files, run after the versioned ones
         self.ignored = discovery.ignored  # for the report: misnamed files are easy to miss
-        self._history = HISTORY_TABLES[fmt]
+        self.notes = discovery.notes  # files recognised but not run (down, undo, unversioned ...)
+        self.history_format = HISTORY_FORMAT[self.format]  # harness.sqlite.history's name for the table
+        self._format = REGISTRY[self.format]
+        self._history = self._format.history
         self._setup = setup
 
     def migrations(self) -> Sequence[Migration]:
-        return tuple(Migration(f.version, f.name, f.checksum, f.sql, str(f.path)) for f in self.files)
+        base = self.directory.parent
+        return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base)) for f in self.files)
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         start = time.perf_counter()
         try:
-            applied = self._read_applied(db) if db.exists() else ()
+            rows = self._read_applied(db) if db.exists() else ()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
-        broken = continuity(applied, self.files)
+        applied, broken = self._format.applied(rows, self.files)
         if broken:
             return _outcome(OP_MIGRATE, start, *broken)
         pending = [f for f in self.files[len(applied):] if target is None or f.version <= target]
+        pending += self._format.pending_repeatables(rows, self.repeatables)
         if not pending:  # not even opened for writing, so a WAL is not checkpointed either
             return _outcome(OP_MIGRATE, start, message="nothing to apply")
         try:
@@ -162,16 +153,18 @@ class SqlFilesEngine:
         try:
             conn = self._connect(db, read_only=True)
             try:
-                applied = self._history.read(conn)
+                rows = self._read(conn)
                 integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
                 violations = len(conn.execute("PRAGMA foreign_key_check").fetchall())
             finally:
                 conn.close()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_DIAGNOSTICS, start, CODE_UNSPECIFIED, f"cannot read {db.name}: {exc}")
-        broken = continuity(applied, self.files)
+        applied, broken = self._format.applied(rows, self.files)
+        if broken:  # say what the history holds, as far as it can be matched to files
+            applied = self._matched(rows)
         return Diagnostics(
-            schema_version=applied[-1][0] if applied else None,
+            schema_version=applied[-1].version if applied else None,
             applied_migrations=len(applied),
             expected_migrations=len(self.files),
             continuity=broken[0] if broken else "ok",
@@ -183,12 +176,24 @@ class SqlFilesEngine:
         return Outcome(OP_POSTURE, ok=False, error_code=CODE_UNSPECIFIED,
                        message=f"{self.name} has no posture operation")
 
+    def _matched(self, rows: Applied) -> tuple[MigrationFile, ...]:
+        """The files whose versions a broken history records, in order (for diagnostics)."""
+        keys = {self._format.normalize_key(r.key) for r in rows if r.success and not r.repeatable}
+        return tuple(f for f in self.files if self._format.normalize_key(f.history_key) in keys)
+
     def _read_applied(self, db: Path) -> Applied:
         conn = self._connect(db, read_only=True)
         try:
-            return self._history.read(conn)
+            return self._read(conn)
         finally:
             conn.close()
+
+    def _read(self, conn: sqlite3.Connection) -> Applied:
+        try:
+            return self._history.read(conn)
+        except sqlite3.Error as exc:
+            raise sqlite3.DatabaseError(f"cannot read {self._history.name} as {self.format}'s history "
+                                        f"table: {exc}") from exc
 
     def _connect(self, db: Path, *, read_only: bool = False) -> sqlite3.Connection:
         """A connection in autocommit mode (the runner issues BEGIN itself), set up."""
@@ -208,28 +213,53 @@ class SqlFilesEngine:
         return conn
 
     def _apply(self, conn: sqlite3.Connection, migration: MigrationFile) -> str | None:
-        """Apply one file and record it; the failure message, or None when it was applied."""
-        statements = split(migration.sql)
-        wrapped = not runs_unwrapped(statements)
-        where = migration.path.name
+        """Apply one file and record it as its framework does; the failure message, or None."""
+        statements = migration.statements()
+        wrapped = migration.transaction and not runs_unwrapped(statements)
+        history = self._history
+        name = migration.path.name
+        where = f"marking {name} in {history.name}"
+        start = time.perf_counter()
         try:
-            if wrapped:
+            history.before(conn, migration)
+            where = name
+            if wrapped:  # the framework creates its table before the first migration runs
                 conn.execute("BEGIN")
+                history.ensure(conn)
+            ensured = wrapped
             for statement in statements:
-                where = f"{migration.path.name} line {statement.line}"
+                where = f"{name} line {statement.line}"
                 conn.execute(statement.text).fetchall()
             if not wrapped and conn.in_transaction:
                 conn.execute("ROLLBACK")
-                return f"{migration.path.name}: ends inside a transaction it began (no COMMIT)"
-            where = f"recording {migration.path.name} in {self._history.name}"
-            self._history.record(conn, migration)
+                return f"{name}: ends inside a transaction it began (no COMMIT)"
+            where = f"recording {name} in {history.name}"
+            if wrapped and history.separate_record:
+                conn.execute("COMMIT")
+                wrapped = False
+            if not ensured:
+                history.ensure(conn)
+            history.record(conn, migration, time.perf_counter() - start)
             if wrapped:
                 conn.execute("COMMIT")
+            history.after(conn, migration, time.perf_counter() - start)
         except (sqlite3.Error, sqlite3.Warning) as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if not wrapped and where.startswith(name):
+                try:
+                    history.failed(conn, migration, time.perf_counter() - start)
+                except sqlite3.Error:
+                    pass  # the failure itself is what is reported
             return f"{where}: {exc}"
         return None
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _read_only_uri(db: Path) -> str:

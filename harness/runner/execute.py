@@ -43,11 +43,14 @@ class _Guarded:
 
     def __getattr__(self, operation: str):  # type: ignore[no-untyped-def]
         method = getattr(self._engine, operation)
+        if not callable(method):
+            return method
 
         def call(*args, **kwargs):  # type: ignore[no-untyped-def]
             result = method(*args, **kwargs)
-            if isinstance(result, Outcome) and result.timed_out:
-                raise EngineHung(result)
+            outcome = getattr(result, "outcome", result)  # a FaultRun carries its Outcome
+            if isinstance(outcome, Outcome) and outcome.timed_out:
+                raise EngineHung(outcome)
             return result
 
         return call

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import shlex
 import shutil
 import sqlite3
 import tempfile
@@ -230,7 +231,8 @@ def _crash_result(nodeid: str, text: str) -> CaseResult:
     return CaseResult(case_id=name, suite="harness", family="harness", check="internal", params={},
                       outcome=ERRORED, status="error", severity="error", summary="the harness crashed on this case",
                       runbook="harness-error", runbook_url="", scenario=nodeid.split("::")[0], line=None, seed=0,
-                      repro=f"pytest {nodeid!r}", details=text[-4000:])
+                      repro=f"pytest {shlex.quote(nodeid.split('::')[0])} --harness-case={shlex.quote(name)}",
+                      details=text[-4000:])
 
 
 def build_run(config: pytest.Config, cases: tuple[CaseResult, ...]) -> RunResult:

@@ -29,10 +29,18 @@ class History:
     format: str  # "reference", "refinery", "sqlx", "flyway", "goose", "golang-migrate", "dbmate", "none"
     table: str | None
     rows: tuple[HistoryRow, ...]  # in the order they were written (rowid / rank)
+    cumulative: bool = False  # one row saying "at version V" (golang-migrate), not one row per migration
 
     @property
     def versions(self) -> tuple[int, ...]:
         return tuple(r.version for r in self.rows if r.success)
+
+    def applied(self, known: Sequence[int]) -> tuple[int, ...]:
+        """The versions this history says are applied, given the engine's versions in order."""
+        if not self.cumulative:
+            return self.versions
+        at = max(self.versions, default=0)
+        return tuple(v for v in known if v <= at)
 
 
 NO_HISTORY = History("none", None, ())
@@ -76,7 +84,7 @@ def _golang_migrate(conn: sqlite3.Connection, tables: set[str]) -> History | Non
         return None
     rows = conn.execute("SELECT version, dirty FROM schema_migrations ORDER BY rowid")
     return History("golang-migrate", "schema_migrations",
-                   tuple(HistoryRow(_int(v), success=not bool(d)) for v, d in rows))
+                   tuple(HistoryRow(_int(v), success=not bool(d)) for v, d in rows), cumulative=True)
 
 
 def _dbmate(conn: sqlite3.Connection, tables: set[str]) -> History | None:
@@ -108,9 +116,26 @@ def _flyway(conn: sqlite3.Connection, tables: set[str]) -> History | None:
         return None
     rows = conn.execute(
         "SELECT version, description, checksum, installed_on, success FROM flyway_schema_history "
-        "WHERE version IS NOT NULL ORDER BY installed_rank")
+        "WHERE version IS NOT NULL ORDER BY installed_rank").fetchall()
+    ranks = _flyway_ranks([str(r[0]) for r in rows])
     return History("flyway", "flyway_schema_history",
-                   tuple(HistoryRow(_int(v), d, None if c is None else str(c), i, bool(s)) for v, d, c, i, s in rows))
+                   tuple(HistoryRow(ranks[str(v)], d, None if c is None else str(c), i, bool(s))
+                         for v, d, c, i, s in rows))
+
+
+def _flyway_ranks(versions: list[str]) -> dict[str, int]:
+    """Flyway versions as the harness numbers them: integers as they are; if any is dotted
+    ("1.1"), every version by its rank in Flyway's numeric part-by-part order, as the sqlfiles
+    adapter numbers the files (equal whenever the history is a gap-free prefix)."""
+    if all(v.isdigit() for v in versions):
+        return {v: int(v) for v in versions}
+    def parts(v: str) -> tuple[int, ...]:
+        numbers = [int(p) for p in v.replace("_", ".").split(".") if p.isdigit()]
+        while len(numbers) > 1 and numbers[-1] == 0:
+            numbers.pop()
+        return tuple(numbers)
+    ordered = sorted(set(versions), key=parts)
+    return {v: ordered.index(v) + 1 for v in versions}
 
 
 def _goose(conn: sqlite3.Connection, tables: set[str]) -> History | None:

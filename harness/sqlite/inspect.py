@@ -9,11 +9,13 @@ its WAL are copied to a private directory and read there. Evidence stays as it w
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import struct
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 from urllib.parse import quote
@@ -101,6 +103,35 @@ def encode_value(value: object) -> bytes:
     return b"T" + len(text).to_bytes(8, "big") + text
 
 
+Window = tuple[float, float]  # (start, end) in epoch seconds
+_ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+def is_now(value: object, window: Window) -> bool:
+    """Whether ``value`` is a timestamp inside ``window``: a migration's ``'now'``.
+
+    Migrations legitimately stamp rows with the current time (``CURRENT_TIMESTAMP``,
+    ``strftime(…, 'now')``, ``unixepoch()``): two correct runs then differ only there.
+    Fixture data is generated with fixed, past timestamps, so only values written while
+    the case ran fall inside its window.
+    """
+    start, end = window
+    if isinstance(value, str) and len(value) <= 40:
+        match = _ISO.match(value)
+        if not match:
+            return False
+        try:
+            stamp = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+        except ValueError:
+            return False
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return start <= stamp.timestamp() <= end
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return start <= value <= end or start <= value / 1000 <= end
+    return False
+
+
 @dataclass(frozen=True)
 class TableContent:
     rows: int
@@ -116,20 +147,32 @@ def table_rows(conn: sqlite3.Connection, table: str, cols: list[str] | None = No
     yield from conn.execute(f"SELECT {select} FROM {quote_ident(table)} ORDER BY {order}")
 
 
-def table_content(conn: sqlite3.Connection, table: str, cols: list[str] | None = None) -> TableContent:
+def table_content(conn: sqlite3.Connection, table: str, cols: list[str] | None = None,
+                  volatile: Window | None = None) -> TableContent:
+    """Row count and a digest of every value; with ``volatile``, "now" timestamps hash alike.
+
+    With a window the digest is order-independent (a sum of row digests), since a timestamp
+    that is only "now" can also change where a row sorts.
+    """
     cols = cols or columns(conn, table)
     digest = hashlib.sha256()
+    rows_sum = 0
     count = 0
     for row in table_rows(conn, table, cols):
         count += 1
-        for value in row:
-            digest.update(encode_value(value))
-        digest.update(b"\n")
+        encoded = b"".join(b"NOW" if volatile and is_now(v, volatile) else encode_value(v) for v in row)
+        if volatile:
+            rows_sum = (rows_sum + int.from_bytes(hashlib.sha256(encoded).digest(), "big")) % (1 << 256)
+        else:
+            digest.update(encoded + b"\n")
+    if volatile:
+        digest.update(rows_sum.to_bytes(32, "big"))
     return TableContent(count, digest.hexdigest(), tuple(cols))
 
 
-def content(conn: sqlite3.Connection, exclude: frozenset[str] = frozenset()) -> dict[str, TableContent]:
-    return {t: table_content(conn, t) for t in user_tables(conn) if t not in exclude}
+def content(conn: sqlite3.Connection, exclude: frozenset[str] = frozenset(),
+            volatile: Window | None = None) -> dict[str, TableContent]:
+    return {t: table_content(conn, t, volatile=volatile) for t in user_tables(conn) if t not in exclude}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,190 @@
+"""Migration under faults: an injected failure and a crash both leave whole migrations only.
+
+For every starting point the harness first records the legitimate states: the start and the
+state after each pending migration (``migrate(target=v)`` on a fresh copy). Then it makes
+the engine's own migration run fail (an interrupt at a VM step, ENOSPC at a write) or die
+(killed after a commit, at a VM step, at an fsync, at a write) at chosen points. After each
+fault the database is reopened as the application would (SQLite replays or rolls back
+journals) and must pass ``integrity_check``, equal one of the legitimate states exactly,
+and reach head when migrated again.
+
+Commit points and sync points are swept exhaustively (few, and each distinct); VM steps and
+writes are many, so hypothesis chooses them from the case's seed and, when one fails,
+shrinks it to the smallest failing point.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from harness.checks import verdict as v
+from harness.checks.context import CaseContext
+from harness.checks.starts import start_copy, start_version
+from harness.checks.states import State, difference, matching_step, state_of
+from harness.engines.protocol import (
+    FAULT_FULL_AT_WRITE,
+    FAULT_INTERRUPT_AT_STEP,
+    FAULT_KILL_AFTER_COMMIT,
+    FAULT_KILL_AT_STEP,
+    FAULT_KILL_AT_SYNC,
+    FAULT_KILL_AT_WRITE,
+    Fault,
+    FaultRun,
+)
+from harness.sqlite import inspect
+
+FAILURE_KINDS = (FAULT_INTERRUPT_AT_STEP, FAULT_FULL_AT_WRITE)
+CRASH_KINDS = (FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_STEP, FAULT_KILL_AT_WRITE)
+SWEPT = frozenset({FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC})  # every point, when there are few
+MAX_SWEEP = 64
+DEFAULT_EXAMPLES = 8
+
+
+@dataclass(frozen=True)
+class Legitimate:
+    states: tuple[State, ...]  # the start, then after each pending migration
+    labels: tuple[str, ...]
+
+
+def legitimate_states(ctx: CaseContext) -> Legitimate | v.Verdict:
+    fmt, window = ctx.history_format(), ctx.volatile_window()
+    start = start_copy(ctx, "state-start")
+    states, labels = [state_of(start, fmt, window)], ["the start"]
+    for migration in ctx.migrations():
+        if migration.version <= start_version(ctx):
+            continue
+        db = start_copy(ctx, f"state-{migration.version}")
+        outcome = ctx.engine.migrate(db, migration.version)
+        if not outcome.ok:
+            return v.errored(f"setup: migrate(target={migration.version}) failed: {outcome.describe()}")
+        states.append(state_of(db, fmt, ctx.volatile_window()))
+        labels.append(f"after {migration.version}_{migration.name}")
+    return Legitimate(tuple(states), tuple(labels))
+
+
+def reopen(db: Path) -> str:
+    """Open as the application would after a crash (journals replayed); the quick_check result."""
+    if not db.exists():
+        return "ok"
+    try:
+        conn = sqlite3.connect(db, timeout=5)
+        try:
+            return inspect.integrity(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{inspect.error_name(exc)}: {exc}"
+
+
+class _Judge:
+    """Runs one fault on a fresh copy and says what, if anything, is wrong afterwards."""
+
+    def __init__(self, ctx: CaseContext, legit: Legitimate, kind: str) -> None:
+        self.ctx, self.legit, self.kind = ctx, legit, kind
+        self.runs = 0
+        self.fired = 0
+
+    def problem(self, at: int) -> str | None:
+        self.runs += 1
+        db = start_copy(self.ctx, f"{self.kind}-{at}-{self.runs}")
+        run: FaultRun = self.ctx.engine.migrate_with_fault(db, None, Fault(self.kind, at))  # type: ignore[attr-defined]
+        if not run.fired:
+            return None
+        self.fired += 1
+        where = f"{self.kind} at point {at}"
+        checked = reopen(db)
+        if checked != "ok":
+            return f"{where}: reopened database fails integrity_check: {checked}"
+        fmt, window = self.ctx.history_format(), self.ctx.volatile_window()
+        after = state_of(db, fmt, window)
+        step = matching_step(after, self.legit.states)
+        if step is None:
+            nearest = min(self.legit.states, key=lambda s: len(difference(after, s)))
+            return (f"{where}: the database is no whole number of migrations ({after.describe()}); nearest "
+                    f"legitimate state differs: " + "; ".join(difference(after, nearest)[:3]))
+        if not run.crashed and run.outcome.ok and step != len(self.legit.states) - 1:
+            return f"{where}: the engine reported success but stopped {self.legit.labels[step]}"
+        rerun = self.ctx.engine.migrate(db)
+        if not rerun.ok:
+            return f"{where} (left {self.legit.labels[step]}): migrating again failed: {rerun.describe()}"
+        if state_of(db, fmt, self.ctx.volatile_window()) != self.legit.states[-1]:
+            return f"{where} (left {self.legit.labels[step]}): migrating again did not reach head"
+        return None
+
+
+def _examples(ctx: CaseContext) -> int:
+    return int(ctx.option("fault_examples", DEFAULT_EXAMPLES))  # type: ignore[arg-type]
+
+
+def _search(judge: _Judge, points: int, ctx: CaseContext) -> tuple[int, str] | None:
+    """Hypothesis chooses points from the case seed; a failing one is shrunk to the smallest."""
+    found: dict[int, str] = {}
+
+    def bad(at: int) -> bool:
+        message = judge.problem(at)
+        if message:
+            found[at] = message
+        return message is not None
+
+    config = settings(max_examples=_examples(ctx), database=None, deadline=None,
+                      phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck))
+    try:
+        at = find(st.integers(1, points), bad, settings=config, random=random.Random(ctx.case.seed))
+    except NoSuchExample:
+        return None
+    return at, found.get(at) or judge.problem(at) or "failed"
+
+
+def _sweep(judge: _Judge, points: int) -> tuple[int, str] | None:
+    for at in range(1, points + 1):
+        message = judge.problem(at)
+        if message:
+            return at, message
+    return None
+
+
+def _run(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
+    supported = [k for k in kinds if k in getattr(ctx.engine, "faults", frozenset())]
+    if not supported:
+        return v.skipped(f"the engine supports none of {', '.join(kinds)} (in-process Python/sqlfiles engines, "
+                         "or executables where strace and ptrace are available)")
+    legit = legitimate_states(ctx)
+    if isinstance(legit, v.Verdict):
+        return legit
+    if len(legit.states) == 1:
+        return v.passed("already at head: no migration runs, nothing to interrupt")
+    summary: dict[str, dict[str, int]] = {}
+    for kind in supported:
+        counted = ctx.engine.count_points(start_copy(ctx, f"count-{kind}"), None, kind)  # type: ignore[attr-defined]
+        if not counted.outcome.ok:
+            return v.errored(f"counting {kind} points: the migration itself failed: {counted.outcome.describe()}")
+        judge = _Judge(ctx, legit, kind)
+        exhaustive = kind in SWEPT and counted.points <= MAX_SWEEP
+        bad = _sweep(judge, counted.points) if exhaustive else _search(judge, counted.points, ctx) \
+            if counted.points else None
+        summary[kind] = {"points": counted.points, "runs": judge.runs, "fired": judge.fired,
+                         "exhaustive": int(exhaustive)}
+        if bad:
+            at, message = bad
+            return v.failed(message, measured=f"{kind} at {at} of {counted.points}", threshold="whole migrations",
+                            details=f"{message}\nreproduce this point: Fault({kind!r}, at={at})",
+                            observations={"faults": summary, "failing_point": at, "kind": kind})
+    runs = sum(s["runs"] for s in summary.values())
+    return v.passed(f"{what}: {runs} runs over {', '.join(summary)}, every one whole and convergent",
+                    observations={"faults": summary})
+
+
+def atomic_on_failure(ctx: CaseContext) -> v.Verdict:
+    return _run(ctx, FAILURE_KINDS, "injected failures")
+
+
+def crash_safe(ctx: CaseContext) -> v.Verdict:
+    return _run(ctx, CRASH_KINDS, "crashes")
+

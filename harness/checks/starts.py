@@ -1,0 +1,26 @@
+"""Where a migration case starts: a fresh install or a private copy of a legacy fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.checks.context import CaseContext
+
+FRESH = "fresh"
+
+
+def is_fresh(ctx: CaseContext) -> bool:
+    return ctx.case.param("fixture") in (None, FRESH)
+
+
+def start_copy(ctx: CaseContext, name: str = "data") -> Path:
+    """A new data directory holding the starting database (absent for a fresh install)."""
+    return ctx.fresh_db(name) if is_fresh(ctx) else ctx.fixture_db(name)
+
+
+def start_version(ctx: CaseContext) -> int:
+    """The version the start has recorded in its history (0: fresh, or before history existed)."""
+    if is_fresh(ctx):
+        return 0
+    fixture = ctx.fixture()
+    return (fixture.schema_version or 0) if fixture.history else 0

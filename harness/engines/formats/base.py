@@ -1,0 +1,260 @@
+"""What every migration-file format describes, and the parts they share.
+
+A format says which files are its migrations and in what order (``recognise``), how a file
+becomes the SQL that runs and whether that runs in a transaction (``load``), which checksum
+the framework records for it, and how its history table is created, read and written
+(``history``). ``applied`` judges a history table against the files (continuity), read-only.
+
+Facts per framework: /work/shared/reference/migration-frameworks.md and the frameworks'
+sources, cited in each module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from harness.engines.statements import Statement, split
+from harness.errors import InputError
+
+CODE_GAP = "migration_gap"
+CODE_UNKNOWN = "migration_unknown_version"
+CODE_CHECKSUM = "migration_checksum_mismatch"
+CODE_DIRTY = "migration_dirty"
+
+Problem = tuple[str, str]  # (error code, explanation)
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One migration as the harness runs it."""
+
+    version: int  # the harness's order number (``Migration.version``); see each format
+    name: str  # as the framework records it (sqlx and Flyway: the description)
+    path: Path
+    checksum: str  # as the framework records it, as a string; "" when it records none
+    sql: str  # the "up" SQL
+    key: str | None = None  # the version as written in the history table (default: str(version))
+    transaction: bool = True  # False when the file opts out of the wrapping transaction
+    parsed: tuple[Statement, ...] | None = None  # statements as the framework splits them
+    repeatable: bool = False  # Flyway R__ files: no version, re-run when their checksum changes
+
+    @property
+    def history_key(self) -> str:
+        return self.key if self.key is not None else str(self.version)
+
+    def statements(self) -> tuple[Statement, ...]:
+        return self.parsed if self.parsed is not None else split(self.sql)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: tuple[MigrationFile, ...]  # versioned migrations, in order
+    ignored: tuple[Path, ...]  # files in the directory that are not migrations
+    repeatables: tuple[MigrationFile, ...] = ()  # Flyway R__ files, in the order they run
+    notes: tuple[str, ...] = ()  # files recognised but deliberately not run (down, undo, unversioned)
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """What a file name says, before the file is read."""
+
+    order: tuple[int, ...]  # numeric sort key: never text order
+    key: str  # version as the framework writes it in its history table
+    name: str
+    role: str = "up"  # "up", "repeatable", "down" (not run), "companion" (read with another), "skip"
+    note: str = ""  # why a "skip" file is not run
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    """One row of a history table, as the framework itself would interpret it."""
+
+    key: str
+    checksum: str | None = None
+    success: bool = True  # False: failed (sqlx, Flyway) or dirty (golang-migrate)
+    repeatable: bool = False  # a Flyway repeatable's row (key is then its description)
+
+
+class History:
+    """A framework's history table: created, read and written exactly as the framework does."""
+
+    name = ""
+    create: tuple[str, ...] = ()
+    #: True when the framework records a migration in a transaction of its own, after the
+    #: body's has committed (refinery, golang-migrate), instead of in the body's.
+    separate_record = False
+
+    def exists(self, conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            (self.name,)).fetchone() is not None
+
+    def read(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
+        """Every row, in the order written; nothing when there is no table."""
+        return self.rows(conn) if self.exists(conn) else ()
+
+    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
+        raise NotImplementedError
+
+    def ensure(self, conn: sqlite3.Connection) -> None:
+        """Create the table (and any initial rows) when it is missing."""
+        if not self.exists(conn):
+            for statement in self.create:
+                conn.execute(statement)
+
+    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
+        """Anything written before the body runs (golang-migrate's dirty flag)."""
+
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+        raise NotImplementedError
+
+    def after(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+        """Anything written once the migration is committed (sqlx's execution_time)."""
+
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+        """What the framework records when a file that ran without a transaction fails."""
+
+
+class Format:
+    """A migration-file convention: names, order, up SQL, checksum, history table."""
+
+    name = ""
+    pattern_text = ""  # for messages: what a migration file is called
+    has_checksums = True  # whether an edited file shows in the history (continuity check)
+    history: History
+
+    # -- files ----------------------------------------------------------------------------
+
+    def recognise(self, filename: str) -> Recognised | None:
+        raise NotImplementedError
+
+    def claims(self, filename: str, text: str) -> bool:
+        """For ``format = "auto"``: whether this ``.sql`` file could be one of this format's."""
+        found = self.recognise(filename)
+        return found is not None and found.role != "companion"
+
+    def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
+        raise NotImplementedError
+
+    def versions(self, found: Sequence[Recognised]) -> list[int]:
+        """The harness's ``Migration.version`` for each file, given in order."""
+        return [_as_int(f.order) for f in found]
+
+    def order_repeatables(self, found: Sequence[tuple[Recognised, Path]]) -> list[tuple[Recognised, Path]]:
+        return list(found)
+
+    def discover(self, directory: Path) -> Discovery:
+        if not directory.is_dir():
+            raise InputError(directory, "no such directory", key="engine.directory")
+        versioned: dict[tuple[int, ...], tuple[Recognised, Path]] = {}
+        repeatable: list[tuple[Recognised, Path]] = []
+        ignored: list[Path] = []
+        notes: list[str] = []
+        for path in sorted(p for p in directory.iterdir() if p.is_file()):
+            found = self.recognise(path.name)
+            if found is None:
+                ignored.append(path)
+            elif found.role == "skip":
+                notes.append(f"{path.name}: {found.note}")
+            elif found.role == "down":
+                notes.append(f"{path.name}: a down migration, not run by migrate")
+            elif found.role == "repeatable":
+                repeatable.append((found, path))
+            elif found.role == "up":
+                clash = versioned.get(found.order)
+                if clash:
+                    raise InputError(directory, f"duplicate migration version {found.key}: "
+                                                f"{clash[1].name} and {path.name}", key="engine.directory")
+                versioned[found.order] = (found, path)
+        ordered = [versioned[order] for order in sorted(versioned)]
+        numbers = self.versions([found for found, _ in ordered])
+        files = tuple(self.load(path, read_bytes(path), found, number)
+                      for (found, path), number in zip(ordered, numbers))
+        repeatables = tuple(self.load(path, read_bytes(path), found, 0)
+                            for found, path in self.order_repeatables(repeatable))
+        if not files and not repeatables and any(p.suffix.lower() == ".sql" for p in ignored):
+            count = sum(p.suffix.lower() == ".sql" for p in ignored)
+            raise InputError(directory, f"no {self.name} migrations here: {count} .sql file(s), none named "
+                                        f"{self.pattern_text}", key="engine.format")
+        return Discovery(files, tuple(ignored), repeatables, tuple(notes))
+
+    # -- history --------------------------------------------------------------------------
+
+    def normalize_key(self, key: str) -> str:
+        """The form in which a history row's version and a file's are compared."""
+        try:
+            return str(int(key))
+        except ValueError:
+            return key
+
+    def applied(self, rows: Sequence[AppliedRow],
+                files: Sequence[MigrationFile]) -> tuple[tuple[MigrationFile, ...], Problem | None]:
+        """The files the history says are applied (a prefix of ``files``), or why it does not lead
+        up to them: a failed or dirty row, an unknown version, a gap, an edited file."""
+        for row in rows:
+            if not row.success:
+                what = "repeatable migration" if row.repeatable else "version"
+                return (), (CODE_DIRTY, f"{what} {row.key} is recorded as failed / dirty in "
+                                        f"{self.history.name}; the framework refuses to go on")
+        rows = [r for r in rows if not r.repeatable]
+        position = {self.normalize_key(f.history_key): i for i, f in enumerate(files)}
+        seen: dict[int, AppliedRow] = {}
+        for row in rows:
+            index = position.get(self.normalize_key(row.key))
+            if index is None:
+                return (), (CODE_UNKNOWN, f"version {row.key} is applied but there is no file for it")
+            seen.setdefault(index, row)
+        count = len(seen)
+        if sorted(seen) != list(range(count)):
+            missing = min(set(range(max(seen) + 1)) - set(seen))
+            above = min(i for i in seen if i > missing)
+            return (), (CODE_GAP, f"version {seen[above].key} is applied but {files[missing].path.name} is not")
+        if self.has_checksums:
+            for index, row in sorted(seen.items()):
+                if row.checksum is not None and row.checksum != files[index].checksum:
+                    return (), (CODE_CHECKSUM, f"{files[index].path.name} has changed since it was applied "
+                                               f"(recorded checksum {row.checksum}, file {files[index].checksum})")
+        return tuple(files[:count]), None
+
+    def pending_repeatables(self, rows: Sequence[AppliedRow],
+                            repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
+        return []
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def decode(path: Path, raw: bytes, *, keep_bom: bool = False) -> str:
+    """The file's text; the byte-order mark is dropped unless the framework keeps it."""
+    try:
+        return raw.decode("utf-8" if keep_bom else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def strip_bom(text: str) -> str:
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def shifted(statements: Sequence[Statement], first_line: int) -> tuple[Statement, ...]:
+    """``statements`` of a text that starts on line ``first_line`` of its file."""
+    return tuple(Statement(s.text, s.line + first_line - 1) for s in statements)
+
+
+def utc_now(fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    return datetime.now(timezone.utc).strftime(fmt)
+
+
+def _as_int(order: tuple[int, ...]) -> int:
+    return order[0] if order else 0
+

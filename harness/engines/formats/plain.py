@@ -1,0 +1,61 @@
+"""plain: ``<integer>_<name>.sql`` (``0001_init.sql``), the harness's own convention.
+
+The history table is the reference engine's ``schema_migrations(version, name, checksum,
+applied_at)``; the checksum is the sha256 hex of the file's bytes, so any edit, even of
+whitespace, shows. Each file runs in a transaction together with its history row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+
+from harness.engines.formats import markers
+from harness.engines.formats.base import (
+    AppliedRow, Format, History, MigrationFile, Recognised, decode, utc_now,
+)
+
+PATTERN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
+_UP_DOWN = re.compile(r"\.(up|down)\.sql$")
+
+
+class PlainHistory(History):
+    name = "schema_migrations"
+    create = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+              "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",)
+
+    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
+        return tuple(AppliedRow(str(int(v)), str(c))
+                     for v, c in conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version"))
+
+    def ensure(self, conn: sqlite3.Connection) -> None:
+        """Created when the first file is recorded, after its body (a file may create it itself)."""
+
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+        conn.execute(self.create[0])
+        conn.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+                     (migration.version, migration.name, migration.checksum, utc_now()))
+
+
+class Plain(Format):
+    name = "plain"
+    pattern_text = "<integer>_<name>.sql"
+    history = PlainHistory()
+
+    def recognise(self, filename: str) -> Recognised | None:
+        match = PATTERN.match(filename)
+        if not match:
+            return None
+        return Recognised((int(match["version"]),), match["version"], match["name"])
+
+    def claims(self, filename: str, text: str) -> bool:
+        return (self.recognise(filename) is not None and not _UP_DOWN.search(filename)
+                and not markers.any_framework_marker(text))
+
+    def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
+        return MigrationFile(version, found.name, path, hashlib.sha256(raw).hexdigest(), decode(path, raw))
+
+
+FORMAT = Plain()
