@@ -173,6 +173,29 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrations(args: argparse.Namespace) -> int:
+    from harness.runner import zeroconf
+
+    prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
+                                rows=args.rows, workdir=Path(args.workdir) if args.workdir else None)
+    reports = prepared.workdir / "reports"
+    extra = ["--harness-keep"] if args.keep else []
+    if args.workers not in (None, "0"):
+        extra += ["-n", args.workers]
+    status = run_pytest([prepared.scenario], reports, extra)
+    results_file = reports / "results.json"
+    if status in (2, 3, 4) or not results_file.is_file():
+        print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
+        return 2
+    run = results_mod.read(results_file)
+    if args.junit:
+        from harness.reporting import junit
+
+        junit.write(run, Path(args.junit))
+    print(summary(run, f"{args.junit or reports / 'junit.xml'}; rerun: harness gate {prepared.scenario}"))
+    return 0 if run.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Reliability gate for applications that keep "
                                      "their data in SQLite: migration matrix, recovery drills, plan assertions.")
@@ -204,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--seed", type=int)
     repro.add_argument("--workdir", default="reports/repro", help="where the case's files are kept")
     repro.set_defaults(func=cmd_repro)
+    migrations = sub.add_parser("migrations", help="zero-config: gate a directory of SQL migration files "
+                                "(a legacy database per version, upgraded and compared with a fresh install)")
+    migrations.add_argument("directory")
+    migrations.add_argument("--format", default="auto",
+                            help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate or auto")
+    migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
+    migrations.add_argument("--junit", help="also write the JUnit XML here")
+    migrations.add_argument("--seed", type=int, default=0)
+    migrations.add_argument("--rows", type=int, default=20, help="generated rows per table in each legacy database")
+    migrations.add_argument("--workdir", help="keep fixtures, scenario and reports here (default: a temp dir)")
+    migrations.add_argument("-n", "--workers", default="0", help="pytest-xdist workers (default serial)")
+    migrations.add_argument("--keep", action="store_true", help="keep every case's files")
+    migrations.set_defaults(func=cmd_migrations)
+
     fixtures = sub.add_parser("fixtures", help="build, verify and capture fixture databases")
     fsub = fixtures.add_subparsers(dest="fixtures_command", required=True, metavar="ACTION")
     fbuild = fsub.add_parser("build", help="regenerate fixtures from the migrations (reproducible)")

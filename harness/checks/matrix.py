@@ -17,7 +17,14 @@ from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
 from harness.checks.history_rules import history_problems
-from harness.checks.preservation import compare, invariants, mapping_of, parse_fixes
+from harness.checks.preservation import (
+    Declared,
+    compare,
+    declared_mutations,
+    invariants,
+    mapping_of,
+    parse_fixes,
+)
 from harness.checks.matrix_faults import atomic_on_failure, crash_safe
 from harness.checks.starts import FRESH, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
@@ -135,7 +142,12 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
     except ValueError as exc:
         return v.errored(str(exc))
     history_table = _history_table(ctx, done.db)
-    report = compare(done.before, done.db, fixes, ignore_tables={history_table} if history_table else ())
+    declared = Declared()
+    if ctx.option("declared_mutations", False):  # zero-config: the SQL's own UPDATE/DELETE/DROP are intended
+        first = start_version(ctx)
+        declared = declared_mutations(m.sql or "" for m in ctx.migrations() if m.version > first)
+    report = compare(done.before, done.db, fixes, ignore_tables={history_table} if history_table else (),
+                     declared=declared)
     fixture = ctx.fixture()
     problems = list(report.problems)
     problems += invariants(done.db, [(i.name, i.sql, i.expect) for i in fixture.invariants])

@@ -39,6 +39,71 @@ def parse_fixes(raw: Iterable[str]) -> tuple[OrphanFix, ...]:
     return tuple(fixes)
 
 
+@dataclass(frozen=True)
+class Declared:
+    """Changes the migrations' own SQL states it makes: not data loss, whatever they do."""
+
+    columns: frozenset[tuple[str, str]] = frozenset()  # (table, column), column "*" = any
+    tables: frozenset[str] = frozenset()  # rows may go (DELETE) or the table may be dropped
+
+    def column(self, table: str, column: str) -> bool:
+        return (table, column) in self.columns or (table, "*") in self.columns
+
+
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_NAME_RE = r'[\w$]+|"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]'
+_UPDATE = re.compile(rf"^\s*UPDATE\s+(?:OR\s+\w+\s+)?(?:(?:{_NAME_RE})\.)?({_NAME_RE})\s+(?:AS\s+\w+\s+)?SET\s+(.*?)"
+                     r"(?:\s+FROM\s+|\s+WHERE\s+|\s+RETURNING\s+|$)", re.I | re.S)
+_DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+(?:(?:{_NAME_RE})\.)?({_NAME_RE})", re.I)
+_REPLACE = re.compile(rf"^\s*(?:REPLACE|INSERT\s+OR\s+REPLACE)\s+INTO\s+(?:(?:{_NAME_RE})\.)?({_NAME_RE})", re.I)
+_DROP_TABLE = re.compile(rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:(?:{_NAME_RE})\.)?({_NAME_RE})", re.I)
+_DROP_COLUMN = re.compile(rf"^\s*ALTER\s+TABLE\s+(?:(?:{_NAME_RE})\.)?({_NAME_RE})\s+DROP\s+(?:COLUMN\s+)?({_NAME_RE})",
+                          re.I)
+_ASSIGNED = re.compile(rf"(?:^|,)\s*\(?\s*({_NAME_RE}(?:\s*,\s*{_NAME_RE})*)\s*\)?\s*=")
+
+
+def _unquote(name: str) -> str:
+    if name[:1] in "\"`[" and len(name) > 1:
+        return name[1:-1].replace('""', '"')
+    return name
+
+
+def declared_mutations(sql_texts: Iterable[str]) -> Declared:
+    """What ``UPDATE … SET``, ``DELETE``, ``REPLACE``, ``DROP TABLE`` and ``DROP COLUMN`` name."""
+    from harness.engines.statements import split
+
+    columns: set[tuple[str, str]] = set()
+    tables: set[str] = set()
+    for text in sql_texts:
+        for statement in split(text):
+            plain = _STRINGS.sub("''", _COMMENTS.sub(" ", statement.text))
+            if match := _UPDATE.match(plain):
+                table = _unquote(match.group(1))
+                depth, start, parts = 0, 0, []
+                assignments = match.group(2)
+                for i, ch in enumerate(assignments):  # split SET a = f(x, y), b = 2 at top-level commas
+                    depth += ch == "("
+                    depth -= ch == ")"
+                    if ch == "," and depth == 0:
+                        parts.append(assignments[start:i])
+                        start = i + 1
+                parts.append(assignments[start:])
+                for part in parts:
+                    if "=" in part:
+                        for name in re.split(r"\s*,\s*", part.split("=", 1)[0].strip().strip("()")):
+                            columns.add((table, _unquote(name.strip())))
+            elif match := _DELETE.match(plain):
+                tables.add(_unquote(match.group(1)))
+            elif match := _REPLACE.match(plain):
+                columns.add((_unquote(match.group(1)), "*"))
+            elif match := _DROP_TABLE.match(plain):
+                tables.add(_unquote(match.group(1)))
+            elif match := _DROP_COLUMN.match(plain):
+                columns.add((_unquote(match.group(1)), _unquote(match.group(2))))
+    return Declared(frozenset(columns), frozenset(tables))
+
+
 @dataclass
 class Report:
     problems: list[str] = field(default_factory=list)
@@ -67,7 +132,7 @@ def _show(value: object) -> str:
 
 
 def compare(before: Path, after: Path, fixes: Sequence[OrphanFix] = (), *,
-            ignore_tables: Iterable[str] = ()) -> Report:
+            ignore_tables: Iterable[str] = (), declared: Declared = Declared()) -> Report:
     """Everything in ``before`` that does not survive into ``after``, table by table."""
     report = Report()
     ignored = set(ignore_tables)
@@ -77,19 +142,21 @@ def compare(before: Path, after: Path, fixes: Sequence[OrphanFix] = (), *,
             if table in ignored:
                 continue
             if table not in new_tables:
+                if table in declared.tables:
+                    continue
                 count = old.execute(f"SELECT count(*) FROM {inspect.quote_ident(table)}").fetchone()[0]
                 if count:
                     report.problems.append(f"table {table}: dropped by the upgrade with its {count} rows")
                 continue
-            _compare_table(old, new, table, fixes, report)
+            _compare_table(old, new, table, fixes, report, declared)
     return report
 
 
 def _compare_table(old: sqlite3.Connection, new: sqlite3.Connection, table: str,
-                   fixes: Sequence[OrphanFix], report: Report) -> None:
+                   fixes: Sequence[OrphanFix], report: Report, declared: Declared) -> None:
     old_cols = inspect.columns(old, table)
     new_cols = set(inspect.columns(new, table))
-    lost_cols = [c for c in old_cols if c not in new_cols]
+    lost_cols = [c for c in old_cols if c not in new_cols and not declared.column(table, c)]
     if lost_cols:
         report.problems.append(f"table {table}: column(s) {', '.join(lost_cols)} dropped with their data")
     cols = [c for c in old_cols if c in new_cols]
@@ -100,7 +167,7 @@ def _compare_table(old: sqlite3.Connection, new: sqlite3.Connection, table: str,
     after_rows = {tuple(r[cols.index(k)] for k in keys): r for r in _rows(new, table, cols)}
     report.checked_rows += len(before_rows)
     missing = [k for k in before_rows if k not in after_rows]
-    if missing:
+    if missing and table not in declared.tables and not declared.column(table, "*"):
         shown = ", ".join(_show(k if len(k) > 1 else k[0]) for k in missing[:MAX_LISTED])
         report.problems.append(f"table {table}: {len(missing)} of {len(before_rows)} rows lost "
                                f"(by {', '.join(keys)}: {shown}{' …' if len(missing) > MAX_LISTED else ''})")
@@ -116,6 +183,8 @@ def _compare_table(old: sqlite3.Connection, new: sqlite3.Connection, table: str,
                 continue
             if col in fixable and row[i] is not None and row[i] not in parents[col]:
                 report.fixed_orphans += 1
+                continue
+            if declared.column(table, col):
                 continue
             changed.append(f"{_show(key if len(key) > 1 else key[0])}.{col}: {_show(row[i])} -> {_show(now[i])}")
     if changed:

@@ -156,3 +156,6 @@ _READERS: Sequence = (
     ("dbmate", _dbmate),
 )
 FORMATS = tuple(name for name, _ in _READERS)
+#: Every table name a supported framework keeps its history in.
+TABLES = frozenset({"schema_migrations", "refinery_schema_history", "_sqlx_migrations", "flyway_schema_history",
+                    "goose_db_version"})
