@@ -16,6 +16,7 @@ from harness.reference.connection import Posture
 from harness.reference.errors import (
     DB_ORPHANED_SIDECARS,
     DB_RECOVERY_NO_SNAPSHOT,
+    MIGRATION_SCHEMA_MISMATCH,
     MIGRATION_TARGET_INVALID,
     SNAPSHOT_VERIFY_FAILED,
     StorageError,
@@ -248,6 +249,12 @@ class ReferenceEngine:
         (then also that schema's fingerprint, for the baseline to re-check)."""
         applied = self.validate_history(conn_ro)
         if applied:
+            if migrator.fingerprint(conn_ro) != self._fingerprints[applied]:
+                raise StorageError(
+                    MIGRATION_SCHEMA_MISMATCH,
+                    f"the history records {applied} migrations but the schema is not what they leave "
+                    "(half-applied, or edited by hand); left untouched",
+                )
             return applied, None
         current = migrator.fingerprint(conn_ro)
         applied = migrator.recognise(current, self._fingerprints)

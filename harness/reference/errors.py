@@ -18,6 +18,7 @@ MIGRATION_UNKNOWN_VERSION = "migration_unknown_version"
 MIGRATION_CHECKSUM_MISMATCH = "migration_checksum_mismatch"
 MIGRATION_HISTORY_INVALID = "migration_history_invalid"
 MIGRATION_LEGACY_UNRECOGNISED = "migration_legacy_unrecognised"
+MIGRATION_SCHEMA_MISMATCH = "migration_schema_mismatch"  # history and schema disagree: dirty or hand-edited
 MIGRATION_TARGET_INVALID = "migration_target_invalid"
 MIGRATION_SET_INVALID = "migration_set_invalid"
 SNAPSHOT_VERIFY_FAILED = "snapshot_verify_failed"
