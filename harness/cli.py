@@ -18,6 +18,7 @@ from harness.reporting.results import RunResult
 from harness.runner.expand import expand, load_manifest
 from harness.reporting.console import failure_text, summary
 from harness.runner.discovery import is_scenario_file
+from harness.runner.shards import parse_shard, shard_members
 
 DEFAULT_SCENARIOS = "scenarios"
 PLUGIN = "harness.runner.plugin"
@@ -40,11 +41,11 @@ def find_scenarios(paths: Sequence[str]) -> list[Path]:
     return found
 
 
-def validate(paths: Sequence[Path], seed: int | None = None) -> dict[Path, list]:
+def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None = None) -> dict[Path, list]:
     """Load every scenario, manifest and engine, and expand the cases: bad input fails here."""
     expanded = {}
     for path in paths:
-        scenario = scenario_mod.load(path)
+        scenario = scenario_mod.load(path, profile)
         expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
         load_engine(scenario.engine, scenario.path)
     return expanded
@@ -68,14 +69,20 @@ def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> in
 
 def cmd_gate(args: argparse.Namespace) -> int:
     files = find_scenarios(args.paths)
-    validate(files, args.seed)
+    validate(files, args.seed, args.profile)
     reports = Path(args.reports)
     extra: list[str] = []
+    if args.profile:
+        extra.append(f"--harness-profile={args.profile}")
     if args.workers not in (None, "0"):
         extra += ["-n", args.workers]
     if args.seed is not None:
         extra.append(f"--harness-seed={args.seed}")
     if args.shard:
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            raise InputError("--shard", str(exc)) from None
         extra.append(f"--harness-shard={args.shard}")
     if args.keep:
         extra.append("--harness-keep")
@@ -96,7 +103,52 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if not run.cases:
         print("harness: no case ran (check the -k / --case / --shard selection)", file=sys.stderr)
         return 2
-    print(summary(run, f"{reports / 'junit.xml'}, {reports / 'results.json'}"))
+    written = write_reports(run, reports)
+    print(summary(run, ", ".join(str(p) for p in written)))
+    return 0 if run.passed else 1
+
+
+def write_reports(run: RunResult, reports: Path) -> list[Path]:
+    """Every report rendered from one run: JUnit and the results file."""
+    from harness.reporting import junit
+
+    reports.mkdir(parents=True, exist_ok=True)
+    junit.write(run, reports / "junit.xml")
+    results_file = reports / "results.json"
+    if not results_file.is_file():
+        run.write(results_file)
+    return [reports / "junit.xml", results_file]
+
+
+def cmd_shard(args: argparse.Namespace) -> int:
+    import json
+
+    if args.count < 1:
+        raise InputError("--count", f"expected a positive number of shards, got {args.count}")
+    nodeids = [f"{path.as_posix()}::{case.id}" for path, cases in
+               validate(find_scenarios(args.paths), profile=args.profile).items() for case in cases]
+    shards = [f"{i}/{args.count}" for i in range(1, args.count + 1)]
+    sizes = [len(shard_members(nodeids, i, args.count)) for i in range(1, args.count + 1)]
+    print(json.dumps({"shard": shards, "cases": len(nodeids), "sizes": sizes}))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.reporting.merge import merge
+
+    run = merge([results_mod.read(Path(p)) for p in args.results])
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    run.write(reports / "results.json")
+    written = write_reports(run, reports)
+    print(summary(run, ", ".join(str(p) for p in written)))
+    return 0 if run.passed else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    run = results_mod.read(Path(args.results))
+    written = write_reports(run, Path(args.reports))
+    print(summary(run, ", ".join(str(p) for p in written)))
     return 0 if run.passed else 1
 
 
@@ -212,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("-k", metavar="EXPR", help="pytest -k expression over case ids")
     gate.add_argument("--keep", action="store_true", help="keep every case's files, not only failing ones")
     gate.add_argument("--workdir", help="where case directories are made")
+    gate.add_argument("--profile", help="lay each scenario's [profiles.NAME] over it (e.g. nightly)")
     gate.add_argument("--runbook-base", help="base URL of runbook pages (default: the repository's runbooks/, on "
                       "GitHub Actions the pages at the commit under test)")
     gate.set_defaults(func=cmd_gate)
@@ -220,6 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("paths", nargs="*")
     lister.add_argument("--checks", action="store_true", help="print the built-in checks and their runbooks")
     lister.set_defaults(func=cmd_list)
+
+    shard = sub.add_parser("shard", help="print the shard matrix as JSON for a CI matrix (every case in one shard)")
+    shard.add_argument("paths", nargs="*")
+    shard.add_argument("--count", type=int, required=True)
+    shard.add_argument("--profile")
+    shard.set_defaults(func=cmd_shard)
+
+    merge = sub.add_parser("merge", help="combine shards' results.json into one run and its reports")
+    merge.add_argument("results", nargs="+", help="results.json files of the shards")
+    merge.add_argument("--reports", default="reports")
+    merge.set_defaults(func=cmd_merge)
+
+    report = sub.add_parser("report", help="re-render the reports from a saved results.json")
+    report.add_argument("results")
+    report.add_argument("--reports", default="reports")
+    report.set_defaults(func=cmd_report)
 
     repro = sub.add_parser("repro", help="rerun exactly one case, keeping its files")
     repro.add_argument("case_id")

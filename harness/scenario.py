@@ -100,6 +100,7 @@ class Scenario:
     families: tuple[FamilySpec, ...]
     runbook_base: str | None = None
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profile: str | None = None  # the profile laid over this scenario, if any
 
     @property
     def root(self) -> Path:
@@ -109,10 +110,21 @@ class Scenario:
         return next((f for f in self.families if f.family == name), None)
 
 
-def load(path: Path) -> Scenario:
-    """Read and validate one scenario file; raises ``InputError`` (exit 2) on bad input."""
+def load(path: Path, profile: str | None = None) -> Scenario:
+    """Read and validate one scenario file; raises ``InputError`` (exit 2) on bad input.
+
+    With ``profile``, the scenario's ``[profiles.<profile>]`` tables (same shape as the
+    top level: ``checks.<family>…``) are laid over the base before validation; a scenario
+    without that profile runs as it is.
+    """
     doc = tomlfile.load(path)
     data = doc.data
+    profiles = data.get("profiles", {})
+    if profile is not None and isinstance(profiles, dict) and isinstance(profiles.get(profile), dict):
+        overlay = profiles[profile]
+        check_keys(doc, f"profiles.{profile}", overlay, ("checks",))
+        data = _overlay(dict(data), overlay)
+        doc = TomlDoc(doc.path, data, doc.lines)
     check_keys(doc, "", data, _TOP_KEYS)
     suite = get(doc, "", data, "suite", dict, required=True)
     check_keys(doc, "suite", suite, _SUITE_KEYS)
@@ -144,7 +156,18 @@ def load(path: Path) -> Scenario:
         families=families,
         runbook_base=get(doc, "suite", suite, "runbook_base", str),
         profiles=profiles,
+        profile=profile,
     )
+
+
+def _overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _overlay(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _resolve(scenario: Path, raw: str) -> Path:

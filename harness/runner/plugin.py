@@ -34,6 +34,7 @@ from harness.reporting.console import failure_text
 from harness.reporting.results import ERRORED, CaseResult, RunResult
 from harness.runner.discovery import is_scenario_file
 from harness.runner.execute import result_of, run_case
+from harness.runner.shards import parse_shard, shard_members
 from harness.runner.expand import expand, load_manifest
 from harness.scenario import Scenario
 
@@ -54,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-keep", action="store_true", help="keep every case directory, not only failing ones")
     group.addoption("--harness-runbook-base", metavar="URL", help="base URL of runbook pages")
     group.addoption("--harness-cache", metavar="DIR", help="cache of materialised fixtures")
+    group.addoption("--harness-profile", metavar="NAME", help="lay each scenario's [profiles.NAME] over it "
+                    "(e.g. nightly: full cross products, more examples)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,7 +86,7 @@ class _Loaded:
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        scenario = scenario_mod.load(self.path)
+        scenario = scenario_mod.load(self.path, self.config.getoption("harness_profile"))
         manifest = load_manifest(scenario)
         seed = self.config.getoption("harness_seed")
         for case in expand(scenario, manifest, seed=seed):
@@ -172,9 +175,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     cases = [item for item in items if isinstance(item, CaseItem)]
     if shard:
-        index, count = parse_shard(shard)
-        ordered = sorted(cases, key=lambda item: item.nodeid)
-        chosen = {item.nodeid for pos, item in enumerate(ordered) if pos % count == index - 1}
+        try:
+            index, count = parse_shard(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--harness-shard: {exc}") from None
+        chosen = set(shard_members([item.nodeid for item in cases], index, count))
     for item in items:
         if not isinstance(item, CaseItem):
             keep.append(item)
@@ -184,13 +189,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise pytest.UsageError(f"--harness-shard {text!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
-    return int(match.group(1)), int(match.group(2))
 
 
 class Recorder:
@@ -249,6 +247,7 @@ def build_run(config: pytest.Config, cases: tuple[CaseResult, ...]) -> RunResult
         python_version=platform.python_version(),
         harness_version=harness.__version__,
         shard=config.getoption("harness_shard"),
+        profile=config.getoption("harness_profile") or "default",
     )
 
 
