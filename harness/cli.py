@@ -129,7 +129,8 @@ def cmd_shard(args: argparse.Namespace) -> int:
                validate(find_scenarios(args.paths), profile=args.profile).items() for case in cases]
     shards = [f"{i}/{args.count}" for i in range(1, args.count + 1)]
     sizes = [len(shard_members(nodeids, i, args.count)) for i in range(1, args.count + 1)]
-    print(json.dumps({"shard": shards, "cases": len(nodeids), "sizes": sizes}))
+    print(json.dumps({"shard": shards}))  # only the matrix key: fromJSON() expands every key it is given
+    print(f"{len(nodeids)} cases in {args.count} shards: {', '.join(map(str, sizes))}", file=sys.stderr)
     return 0
 
 
@@ -159,7 +160,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             for check in family.checks:
                 print(f"  {family.name}::{check.id}  [runbook {check.runbook}]  {check.description}")
         return 0
-    for path, cases in validate(find_scenarios(args.paths)).items():
+    for path, cases in validate(find_scenarios(args.paths), profile=args.profile).items():
         for case in cases:
             print(f"{path.as_posix()}::{case.id}")
     return 0
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="print the case ids (or, with --checks, the check catalogue)")
     lister.add_argument("paths", nargs="*")
     lister.add_argument("--checks", action="store_true", help="print the built-in checks and their runbooks")
+    lister.add_argument("--profile", help="lay each scenario's [profiles.NAME] over it")
     lister.set_defaults(func=cmd_list)
 
     shard = sub.add_parser("shard", help="print the shard matrix as JSON for a CI matrix (every case in one shard)")

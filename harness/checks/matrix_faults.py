@@ -15,6 +15,7 @@ shrinks it to the smallest failing point.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
 
 from harness.checks import verdict as v
@@ -45,6 +47,7 @@ CRASH_KINDS = (FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_STEP, 
 SWEPT = frozenset({FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC})  # every point, when there are few
 MAX_SWEEP = 64
 DEFAULT_EXAMPLES = 8
+HYPOTHESIS_DB_ENV = "HARNESS_HYPOTHESIS_DB"  # a directory kept between runs (the nightly cache)
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,14 @@ def _search(judge: _Judge, points: int, ctx: CaseContext) -> tuple[int, str] | N
             found[at] = message
         return message is not None
 
-    config = settings(max_examples=_examples(ctx), database=None, deadline=None,
-                      phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck))
+    stored = os.environ.get(HYPOTHESIS_DB_ENV)  # nightly: replay points that failed before, first
+    config = settings(max_examples=_examples(ctx), deadline=None,
+                      database=DirectoryBasedExampleDatabase(stored) if stored else None,
+                      phases=(Phase.reuse, Phase.generate, Phase.shrink) if stored else (Phase.generate, Phase.shrink),
+                      suppress_health_check=list(HealthCheck))
     try:
-        at = find(st.integers(1, points), bad, settings=config, random=random.Random(ctx.case.seed))
+        at = find(st.integers(1, points), bad, settings=config, random=random.Random(ctx.case.seed),
+                  database_key=f"{ctx.case.suite}:{ctx.case.id}:{judge.kind}".encode())
     except NoSuchExample:
         return None
     return at, found.get(at) or judge.problem(at) or "failed"
