@@ -419,3 +419,20 @@ def test_a_full_disk_is_a_clean_failure(steps: list[State], tmp_path: Path) -> N
             assert reached == HEAD
         else:
             assert run.outcome.error_code in {"migration_failed", "db_full"}, run.outcome
+
+
+def test_in_memory_databases_are_not_commit_points(tmp_path: Path) -> None:
+    # An engine may build scratch schemas in memory (the reference engine fingerprints its
+    # migrations that way); a crash cannot leave them behind, so they are no durable state.
+    db = tmp_path / "real.db"
+
+    def operation() -> None:
+        scratch = sqlite3.connect(":memory:", isolation_level=None)
+        for i in range(5):
+            scratch.execute(f"CREATE TABLE t{i} (x)")
+        real = sqlite3.connect(db, isolation_level=None)
+        real.execute("CREATE TABLE kept (x)")
+        real.close()
+
+    outcome, points = count_in_process(operation)
+    assert outcome.ok and points[FAULT_KILL_AFTER_COMMIT] == 1

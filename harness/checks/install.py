@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, no_axes
 from harness.checks.context import CaseContext
 from harness.checks.history_rules import history_problems
-from harness.checks.states import difference, matching_step, state_of
-from harness.engines.faults import count_points_in_process, migrate_with_fault_in_process, supported_faults
-from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, OP_CRASH, Diagnostics, Fault, Outcome
+from harness.checks.matrix_faults import run_faults
+from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, Diagnostics, Outcome
 from harness.sqlite import history, inspect
-from harness.sqlite.files import copy_db
 
 
 def _read_history(ctx: CaseContext, db) -> history.History:  # type: ignore[no-untyped-def]
@@ -85,56 +81,10 @@ def diagnostics_clean(ctx: CaseContext) -> v.Verdict:
 
 
 def crash_atomic(ctx: CaseContext) -> v.Verdict:
-    """Kill the migrating engine right after every transaction it commits; each durable state
-    must be a whole number of migrations, with its history, and a rerun must reach head."""
-    fmt = ctx.history_format()
-    migrations = ctx.migrations()
-    steps = []
-    for k in range(len(migrations) + 1):
-        db = ctx.fresh_db(f"step-{k}")
-        if k:
-            outcome = ctx.engine.migrate(db, migrations[k - 1].version)
-            if not outcome.ok:
-                return v.errored(f"setup: migrate(target={migrations[k - 1].version}) failed: {outcome.describe()}")
-        steps.append(state_of(db, fmt))
-
-    engine = ctx.engine
-    if FAULT_KILL_AFTER_COMMIT in supported_faults(engine):
-        count, inject = engine.count_points, engine.migrate_with_fault  # type: ignore[attr-defined]
-    else:  # an in-process engine (OP_CRASH) whose adapter does not offer the fault methods itself
-        count = partial(count_points_in_process, engine.migrate)
-        inject = partial(migrate_with_fault_in_process, engine.migrate)
-
-    counted = count(ctx.fresh_db("count"), None, FAULT_KILL_AFTER_COMMIT)
-    if not counted.outcome.ok:
-        return v.errored(f"migrating in a child process failed: {counted.outcome.describe()}")
-    if counted.points == 0:
-        return v.skipped("the engine commits through no stdlib sqlite3 connection the harness can observe")
-    problems: list[str] = []
-    seen: list[int] = []
-    for point in range(1, counted.points + 1):
-        db = ctx.fresh_db(f"crash-{point}")
-        run = inject(db, None, Fault(FAULT_KILL_AFTER_COMMIT, point))
-        if not run.fired:
-            break
-        after = state_of(db, fmt)
-        k = matching_step(after, steps)
-        if k is None:
-            nearest = min(steps, key=lambda s: len(difference(after, s)))
-            problems.append(f"crash after transaction {point}: {after.describe()} is no whole number of "
-                            f"migrations; nearest: " + "; ".join(difference(after, nearest)[:3]))
-            continue
-        seen.append(k)
-        rerun = ctx.engine.migrate(db)
-        if not rerun.ok or state_of(db, fmt) != steps[-1]:
-            problems.append(f"crash after transaction {point} (state after {k} migrations): rerun "
-                            f"{'failed: ' + rerun.describe() if not rerun.ok else 'did not reach head'}")
-    observations = {"crash_points": counted.points, "states_reached": sorted(set(seen))}
-    if problems:
-        return v.failed(problems[0], measured=f"{len(problems)} of {counted.points} crash points inconsistent",
-                        threshold="0", details="\n".join(problems), observations=observations)
-    return v.passed(f"{counted.points} crash points: every one a whole number of migrations, every rerun reached head",
-                    observations=observations)
+    """The fresh install, killed right after every transaction it commits (exhaustive):
+    each durable state is a whole number of migrations with their history rows, and a rerun
+    reaches head. The matrix's ``crash-safe`` adds VM-step, sync and write kills and fixtures."""
+    return run_faults(ctx, (FAULT_KILL_AFTER_COMMIT,), "crashes after each commit")
 
 
 FAMILY = Family(
@@ -147,7 +97,7 @@ FAMILY = Family(
                   "diagnostics-untrue", diagnostics_clean, needs=frozenset({"migrate", "diagnostics"})),
         CheckSpec("crash-atomic", "killed right after each transaction it commits, the install is always a whole "
                   "number of migrations with their history rows, and a rerun reaches head",
-                  "non-atomic-migration", crash_atomic, needs=frozenset({"migrate", OP_CRASH})),
+                  "non-atomic-migration", crash_atomic),
     ),
     axes=no_axes,
 )

@@ -157,7 +157,8 @@ def _sweep(judge: _Judge, points: int) -> tuple[int, str] | None:
     return None
 
 
-def _run(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
+def run_faults(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
+    """Every supported fault kind of ``kinds`` over the case's migration run, judged as above."""
     supported = [k for k in kinds if k in getattr(ctx.engine, "faults", frozenset())]
     if not supported:
         return v.skipped(f"the engine supports none of {', '.join(kinds)} (in-process Python/sqlfiles engines, "
@@ -189,9 +190,9 @@ def _run(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
 
 
 def atomic_on_failure(ctx: CaseContext) -> v.Verdict:
-    return _run(ctx, FAILURE_KINDS, "injected failures")
+    return run_faults(ctx, FAILURE_KINDS, "injected failures")
 
 
 def crash_safe(ctx: CaseContext) -> v.Verdict:
-    return _run(ctx, CRASH_KINDS, "crashes")
+    return run_faults(ctx, CRASH_KINDS, "crashes")
 

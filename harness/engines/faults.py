@@ -207,10 +207,15 @@ class _Injector:
 _INJECTOR: _Injector | None = None  # set in the forked child only
 
 
+def _in_memory(database: str) -> bool:
+    """A database no crash can leave behind: its commits are not durable states."""
+    return database in ("", ":memory:") or "mode=memory" in database or database.startswith("file::memory:")
+
+
 def _ended(conn: sqlite3.Connection, before: bool, changes: int, sql: object, script: bool = False) -> None:
     """Count a commit point if the call that just returned made one (module docstring)."""
     injector = _INJECTOR
-    if injector is None or conn.in_transaction:
+    if injector is None or conn.in_transaction or not getattr(conn, "_harness_durable", True):
         return
     if before:  # a transaction ended
         if sql is not None and not script and _keyword(sql) == "ROLLBACK":
@@ -250,7 +255,9 @@ class _CountingConnection:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if _INJECTOR is not None:
+        database = str(args[0] if args else kwargs.get("database", ""))
+        self._harness_durable = not _in_memory(database)
+        if _INJECTOR is not None and self._harness_durable:
             sqlite3.Connection.set_progress_handler(self, _INJECTOR.step, 1)  # type: ignore[arg-type]
 
     def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
