@@ -109,15 +109,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def write_reports(run: RunResult, reports: Path) -> list[Path]:
-    """Every report rendered from one run: JUnit and the results file."""
-    from harness.reporting import junit
+    from harness.reporting.publish import write_all
 
-    reports.mkdir(parents=True, exist_ok=True)
-    junit.write(run, reports / "junit.xml")
-    results_file = reports / "results.json"
-    if not results_file.is_file():
-        run.write(results_file)
-    return [reports / "junit.xml", results_file]
+    return write_all(run, reports)
 
 
 def cmd_shard(args: argparse.Namespace) -> int:
