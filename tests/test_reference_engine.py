@@ -776,3 +776,19 @@ def test_diagnostics_of_a_corrupt_file_still_reports(engine: ReferenceEngine, db
     with pytest.raises(StorageError) as missing:
         engine.diagnostics(db.with_name("absent.db"))
     assert missing.value.code == DB_NOT_FOUND
+
+
+def test_missing_database_with_a_valid_snapshot_is_restored_not_recreated(engine: ReferenceEngine, db: Path) -> None:
+    # A crash (or power cut) between quarantine and restore leaves exactly this: no database,
+    # the damaged one in corrupted/, a valid snapshot in backups/. The next start must finish
+    # the recovery, not begin an empty database.
+    _head_with_snapshots(engine, db, 3)
+    db.unlink()
+    engine.open(db)
+    assert user_version(db) == 3
+    assert not (db.parent / "corrupted").exists()
+
+
+def test_missing_database_without_snapshots_is_a_new_install(engine: ReferenceEngine, db: Path) -> None:
+    engine.open(db)
+    assert db.exists() and user_version(db) == 0

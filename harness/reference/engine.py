@@ -131,7 +131,10 @@ class ReferenceEngine:
     def open(self, db: Path) -> None:
         """Startup: create, or check; on corruption quarantine and restore. Never migrates."""
         if not db.exists() and not connection.existing_sidecars(db):
-            self._establish(db)
+            # A crash between quarantine and restore leaves no database but valid snapshots:
+            # finish the recovery rather than start an empty database over the user's data.
+            if not self._restore_newest(db):
+                self._establish(db)  # a new install
             return
         if db.exists() and not self.is_corrupt(db):
             return
