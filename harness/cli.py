@@ -243,6 +243,12 @@ def cmd_migrations(args: argparse.Namespace) -> int:
     return 0 if run.passed else 1
 
 
+def cmd_plans(args: argparse.Namespace) -> int:
+    from harness.plans.command import run
+
+    return run(find_scenarios(args.paths), update=args.update, queries=args.query or (), profile=args.profile)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Reliability gate for applications that keep "
                                      "their data in SQLite: migration matrix, recovery drills, plan assertions.")
@@ -305,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrations.add_argument("-n", "--workers", default="0", help="pytest-xdist workers (default serial)")
     migrations.add_argument("--keep", action="store_true", help="keep every case's files")
     migrations.set_defaults(func=cmd_migrations)
+
+    plans = sub.add_parser("plans", help="print the hot queries' plan trees; --update rewrites the plan baselines")
+    plans.add_argument("paths", nargs="*", help=f"scenario files or directories (default: {DEFAULT_SCENARIOS}/)")
+    plans.add_argument("--update", action="store_true", help="rewrite each query's baseline file (.plan)")
+    plans.add_argument("--query", action="append", metavar="NAME", help="only this query (repeatable)")
+    plans.add_argument("--profile", help="lay each scenario's [profiles.NAME] over it")
+    plans.set_defaults(func=cmd_plans)
 
     fixtures = sub.add_parser("fixtures", help="build, verify and capture fixture databases")
     fsub = fixtures.add_subparsers(dest="fixtures_command", required=True, metavar="ACTION")

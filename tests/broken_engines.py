@@ -124,3 +124,25 @@ class ResetsToEmpty(ReferenceEngine):
             if getattr(exc, "code", None) != "db_recovery_no_snapshot":
                 raise
             self.connect(db).close()
+
+
+class QuarantinesOnTransientError(ReferenceEngine):
+    """Treats any error while checking the file (busy, read error) as corruption."""
+
+    def is_corrupt(self, db: Path) -> bool:
+        try:
+            return super().is_corrupt(db)
+        except Exception:  # noqa: BLE001 - the bug
+            return True
+
+
+class SecondResolutionQuarantine(ReferenceEngine):
+    """Names the quarantine directory after the current second: two recoveries within one
+    second share it, and the second overwrites the first's files."""
+
+    def quarantine_dir(self, db: Path) -> Path:
+        import time
+
+        path = db.parent / self.corrupted_dirname / f"{db.stem}-{time.strftime('%Y%m%dT%H%M%S')}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path

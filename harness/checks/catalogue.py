@@ -55,7 +55,8 @@ def fixture_axes(spec: FamilySpec, manifest: Manifest | None, default: tuple[str
 
 def families() -> dict[str, Family]:
     """Every family, by name (imported lazily: checks import this module)."""
-    from harness.checks import continuity, hazards, install, matrix, posture, recovery
+    from harness.checks import continuity, drills, hazards, install, matrix, plans, posture, recovery
 
-    found = [install.FAMILY, posture.FAMILY, continuity.FAMILY, matrix.FAMILY, recovery.FAMILY, hazards.FAMILY]
+    found = [install.FAMILY, posture.FAMILY, continuity.FAMILY, matrix.FAMILY, recovery.FAMILY, drills.FAMILY,
+             hazards.FAMILY, plans.FAMILY]
     return {family.name: family for family in found}

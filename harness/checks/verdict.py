@@ -25,10 +25,14 @@ class Verdict:
     details: str = ""  # multi-line: diffs, listings
     observations: Mapping[str, Any] = field(default_factory=dict)  # JSON-able facts
     artifacts: tuple[str, ...] = ()  # paths kept for the report
+    severity: str | None = None  # a policy's own severity for this outcome (drills); else the case's
+    runbook: str | None = None  # a more specific runbook than the check's (a drill's damage kind)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown verdict status {self.status!r}")
+        if self.severity not in (None, "error", "warn"):
+            raise ValueError(f"unknown verdict severity {self.severity!r}")
 
 
 def passed(summary: str, **kw: Any) -> Verdict:

@@ -56,6 +56,13 @@ def open_autocommit(db: Path) -> sqlite3.Connection:
     return sqlite3.connect(db, isolation_level=None, timeout=0)
 
 
+def open_plain(db: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """A connection that changes nothing about the file (no journal-mode switch): for looking
+    at a database that may be damaged. SQLite's own recovery (a hot journal rolled back, a
+    WAL replayed) still happens, as it must before the content can be judged."""
+    return sqlite3.connect(db, isolation_level=None, timeout=busy_timeout_ms / 1000)
+
+
 def apply_posture(conn: sqlite3.Connection, posture: Posture) -> None:
     for statement in posture.statements():
         conn.execute(statement).fetchall()

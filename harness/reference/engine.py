@@ -14,6 +14,7 @@ from harness.engines.protocol import Diagnostics, Migration
 from harness.reference import connection, diagnostics, migrator, recovery, snapshots
 from harness.reference.connection import Posture
 from harness.reference.errors import (
+    DB_CANTOPEN,
     DB_ORPHANED_SIDECARS,
     DB_RECOVERY_NO_SNAPSHOT,
     MIGRATION_SCHEMA_MISMATCH,
@@ -130,16 +131,29 @@ class ReferenceEngine:
 
     def open(self, db: Path) -> None:
         """Startup: create, or check; on corruption quarantine and restore. Never migrates."""
+        if db.exists() and not db.is_file():  # a directory or device where the file should be
+            raise StorageError(DB_CANTOPEN, f"{db.name} exists but is not a regular file; left as it is")
         if not db.exists() and not connection.existing_sidecars(db):
             # A crash between quarantine and restore leaves no database but valid snapshots:
             # finish the recovery rather than start an empty database over the user's data.
             if not self._restore_newest(db):
                 self._establish(db)  # a new install
             return
-        if db.exists() and not self.is_corrupt(db):
-            return
+        evidence = recovery.keep_hot_journal(db)  # SQLite's rollback consumes the journal
+        try:
+            healthy = db.exists() and not self.is_corrupt(db)
+        except StorageError:  # busy, read-only, I/O: nothing is judged, nothing is kept
+            recovery.discard_evidence(evidence)
+            raise
+        if healthy:
+            if not (recovery.holds_no_tables(db) and self._has_valid_snapshot(db)):
+                recovery.discard_evidence(evidence)
+                return
+            # an empty database where snapshots of real data exist: the data was lost (a
+            # truncated file, a reset by another program); restore rather than carry on
         lost_database = db.exists()  # else only sidecars were left: quarantine them too
         quarantined = self.quarantine(db)
+        recovery.file_evidence(evidence, quarantined)
         if self._restore_newest(db):
             return
         if lost_database:
@@ -185,8 +199,11 @@ class ReferenceEngine:
 
     def is_corrupt(self, db: Path) -> bool:
         # A transient read error (EIO) also reports SQLITE_CORRUPT: only a second look on a
-        # fresh connection that agrees makes it corruption.
-        check = partial(recovery.looks_corrupt, db, partial(self.connect, db))
+        # fresh connection that agrees makes it corruption. The look uses a bare connection:
+        # the application's posture would switch the journal mode, writing to the very file
+        # that may have to be quarantined byte-identical.
+        check = partial(recovery.looks_corrupt, db,
+                        partial(connection.open_plain, db, self.posture_spec.busy_timeout_ms))
         return check() and check()
 
     def quarantine_dir(self, db: Path) -> Path:
@@ -272,6 +289,9 @@ class ReferenceEngine:
                 f"snapshot of {db.name} failed verification, kept as {aside.name}; nothing migrated",
             )
         self.prune_snapshots(db.parent)
+
+    def _has_valid_snapshot(self, db: Path) -> bool:
+        return any(self.verify_snapshot(c) for c in snapshots.of_database(self._backups(db), db))
 
     def _restore_newest(self, db: Path) -> Path | None:
         for candidate in snapshots.of_database(self._backups(db), db):

@@ -79,7 +79,7 @@ def classify(exc: sqlite3.Error, context: str) -> StorageError:
     raw = getattr(exc, "sqlite_errorcode", None)
     primary = raw & 0xFF if isinstance(raw, int) else None
     text = str(exc).lower()
-    if "malformed" in text:
+    if "malformed" in text or "unsupported file format" in text:  # the latter: a damaged header field
         code = DB_CORRUPT
     elif primary in _BY_PRIMARY:
         code = _BY_PRIMARY[primary]

@@ -8,6 +8,7 @@ because a WAL separated from its database is lost or, worse, replayed into anoth
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -59,6 +60,45 @@ def has_foreign_header(db: Path) -> bool:
     except OSError as exc:
         raise StorageError(DB_IO_ERROR, f"read header of {db.name}: {exc}") from exc
     return len(head) == len(SQLITE_MAGIC) and head != SQLITE_MAGIC  # shorter: SQLite decides
+
+
+EVIDENCE_DIRNAME = ".startup-evidence"
+
+
+def keep_hot_journal(db: Path) -> Path | None:
+    """Copy the database and its hot journal aside before SQLite rolls the journal back.
+
+    Rolling back deletes the journal, and a damaged one leaves a damaged database: if the
+    file then has to be quarantined, the journal as it was must go with it. A copy we make
+    ourselves is ours to drop when the file turns out fine.
+    """
+    journal = sidecar(db, "-journal")
+    if not (db.is_file() and journal.is_file() and journal.stat().st_size > 0):
+        return None
+    into = db.parent / EVIDENCE_DIRNAME
+    into.mkdir(exist_ok=True)
+    for source in (db, journal):
+        shutil.copy2(source, into / source.name)
+    return into
+
+
+def discard_evidence(evidence: Path | None) -> None:
+    if evidence is not None:
+        shutil.rmtree(evidence, ignore_errors=True)
+
+
+def file_evidence(evidence: Path | None, quarantined: Path) -> None:
+    """Move the pre-rollback copies into the quarantine, as ``before-rollback/``."""
+    if evidence is not None:
+        os.replace(evidence, quarantined / "before-rollback")
+
+
+def holds_no_tables(db: Path) -> bool:
+    """An existing database with no table at all (a zero-length file is a valid, empty one)."""
+    if db.stat().st_size == 0:
+        return True
+    with closing(connect_readonly(db)) as conn:
+        return conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0] == 0
 
 
 def make_quarantine_dir(root: Path, stem: str, stamp: str) -> Path:

@@ -1,0 +1,56 @@
+"""Corruption drills go red on engines with the recovery bugs they exist for, green on the reference."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from gate_helpers import BROKEN, run_gate, scenario_for
+
+SOURCE = "v3-training-flag"
+KINDS = ["header-magic", "busy-locked", "snapshot-newest-corrupt", "table-leaf-damaged"]
+DRILLS = f'[checks.drills]\nparams = {{ kinds = {KINDS!r}, cross = true }}\n'.replace("'", '"')
+RECOVERY = f'[checks.recovery]\nfixtures = ["{SOURCE}"]\n'
+
+
+def drill(kind: str, snapshots: str, journal: str = "wal") -> str:
+    return f"drills[fixture={SOURCE},kind={kind},snapshots={snapshots},journal={journal}]::handled"
+
+
+BUGS = [
+    ("DeletingRecovery", DRILLS, drill("header-magic", "one-valid"), "is gone"),
+    ("UnverifiedRestore", DRILLS, drill("snapshot-newest-corrupt", "generations"),
+     "the database at the original path is not sound"),
+    ("ForgetsWal", RECOVERY, f"recovery[fixture={SOURCE},snapshots=one-valid]::restores-newest-valid",
+     "app.sqlite3-wal is gone"),
+    ("SecondResolutionQuarantine", RECOVERY, f"recovery[fixture={SOURCE},snapshots=one-valid]::repeated-damage-kept",
+     "a quarantine overwrote an earlier one"),
+    ("QuarantinesOnTransientError", DRILLS, drill("busy-locked", "one-valid"), "quarantined on a transient fault"),
+    ("ResetsToEmpty", DRILLS, drill("table-leaf-damaged", "none"), "open succeeded with no valid snapshot"),
+]
+
+
+@pytest.mark.parametrize(("engine", "families", "case_id", "words"), BUGS, ids=[b[0] for b in BUGS])
+def test_broken_engine_fails_the_drill(tmp_path: Path, engine: str, families: str, case_id: str, words: str) -> None:
+    scenario = scenario_for(tmp_path, f"{BROKEN.as_posix()}:{engine}", families)
+    run = run_gate(tmp_path, str(scenario), "--case", case_id)
+    assert run.status == 1, run.stdout + run.stderr
+    case = run.case(case_id)
+    assert case["outcome"] == "failed" and words in case["summary"] + case["details"], case
+    if case_id.startswith("drills"):
+        # every drill failure names the kind, the seed, the files and hashes, the runbook, a repro
+        kind = case["params"]["kind"]
+        assert f"{kind} (seed {case['observations']['damage'].split('seed ')[1].split(')')[0]})" in case["details"]
+        assert "damaged file app.sqlite3: sha256 " in case["details"]
+        assert case["runbook_url"].endswith(".md") and "drill-" in case["runbook_url"]
+        assert f"harness repro {shlex.quote(case_id)}" in case["repro"]
+
+
+def test_reference_engine_passes_the_same_drills(tmp_path: Path) -> None:
+    scenario = scenario_for(tmp_path, "harness.reference:ReferenceEngine", DRILLS + RECOVERY)
+    cases = sorted({case_id for _, _, case_id, _ in BUGS})
+    run = run_gate(tmp_path, str(scenario), *[arg for c in cases for arg in ("--case", c)])
+    assert run.status == 0, run.stdout + run.stderr
+    assert {c["case_id"]: c["outcome"] for c in run.results["cases"]} == {c: "passed" for c in cases}
