@@ -146,3 +146,10 @@ class SecondResolutionQuarantine(ReferenceEngine):
         path = db.parent / self.corrupted_dirname / f"{db.stem}-{time.strftime('%Y%m%dT%H%M%S')}"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+class NoStartupCheck(ReferenceEngine):
+    """Opens whatever is there without checking it."""
+
+    def is_corrupt(self, db: Path) -> bool:
+        return False

@@ -29,17 +29,22 @@ BUGS = [
      "a quarantine overwrote an earlier one"),
     ("QuarantinesOnTransientError", DRILLS, drill("busy-locked", "one-valid"), "quarantined on a transient fault"),
     ("ResetsToEmpty", DRILLS, drill("table-leaf-damaged", "none"), "open succeeded with no valid snapshot"),
+    ("DeletingRecovery", "[checks.drills]\n", f"drills[fixture={SOURCE},power=open]::power-loss",
+     "neither the damaged original nor a sound restored copy survives"),
+    ("NoStartupCheck", "[checks.drills]\n", f"drills[fixture={SOURCE},random=page-damage]::random-damage",
+     "random damage: "),
 ]
 
 
-@pytest.mark.parametrize(("engine", "families", "case_id", "words"), BUGS, ids=[b[0] for b in BUGS])
+@pytest.mark.parametrize(("engine", "families", "case_id", "words"), BUGS, ids=[f"{b[0]}-{b[2].split('::')[1]}"
+                                                                             for b in BUGS])
 def test_broken_engine_fails_the_drill(tmp_path: Path, engine: str, families: str, case_id: str, words: str) -> None:
     scenario = scenario_for(tmp_path, f"{BROKEN.as_posix()}:{engine}", families)
     run = run_gate(tmp_path, str(scenario), "--case", case_id)
     assert run.status == 1, run.stdout + run.stderr
     case = run.case(case_id)
     assert case["outcome"] == "failed" and words in case["summary"] + case["details"], case
-    if case_id.startswith("drills"):
+    if "kind" in case["params"]:
         # every drill failure names the kind, the seed, the files and hashes, the runbook, a repro
         kind = case["params"]["kind"]
         assert f"{kind} (seed {case['observations']['damage'].split('seed ')[1].split(')')[0]})" in case["details"]
@@ -50,7 +55,15 @@ def test_broken_engine_fails_the_drill(tmp_path: Path, engine: str, families: st
 
 def test_reference_engine_passes_the_same_drills(tmp_path: Path) -> None:
     scenario = scenario_for(tmp_path, "harness.reference:ReferenceEngine", DRILLS + RECOVERY)
-    cases = sorted({case_id for _, _, case_id, _ in BUGS})
+    cases = sorted({case_id for _, families, case_id, _ in BUGS if families in (DRILLS, RECOVERY)})
+    run = run_gate(tmp_path, str(scenario), *[arg for c in cases for arg in ("--case", c)])
+    assert run.status == 0, run.stdout + run.stderr
+    assert {c["case_id"]: c["outcome"] for c in run.results["cases"]} == {c: "passed" for c in cases}
+
+
+def test_reference_engine_survives_power_loss_and_random_damage(tmp_path: Path) -> None:
+    scenario = scenario_for(tmp_path, "harness.reference:ReferenceEngine", "[checks.drills]\n")
+    cases = sorted({case_id for _, families, case_id, _ in BUGS if families == "[checks.drills]\n"})
     run = run_gate(tmp_path, str(scenario), *[arg for c in cases for arg in ("--case", c)])
     assert run.status == 0, run.stdout + run.stderr
     assert {c["case_id"]: c["outcome"] for c in run.results["cases"]} == {c: "passed" for c in cases}

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from harness.checks import drills_power
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
@@ -103,7 +104,14 @@ def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
             for state, journal in pairs:
                 combos.append((("fixture", fixture.name), ("kind", kind.id), ("snapshots", state),
                                ("journal", journal)))
+        if not only:
+            combos += [(("fixture", fixture.name), ("power", "migrate")), (("fixture", fixture.name), ("power", "open")),
+                       (("fixture", fixture.name), ("random", "page-damage"))]
     return combos
+
+
+def _has(name: str):  # type: ignore[no-untyped-def]
+    return lambda params: name in dict(params)
 
 
 def committed(db: Path) -> inspect.DbState:
@@ -337,8 +345,17 @@ FAMILY = Family(
     name="drills",
     description="Damage and faults from the catalogue on a copy: the startup path recovers, refuses "
                 "deterministically, copes, reports transient faults, and silent damage is reported.",
-    checks=(CheckSpec("handled", "the engine's open handles the damage as the policy for its symptom says",
-                      "drill-corrupt", handled, needs=frozenset({"migrate", "open"})),),
+    checks=(
+        CheckSpec("handled", "the engine's open handles the damage as the policy for its symptom says",
+                  "drill-corrupt", handled, needs=frozenset({"migrate", "open"}), applies=_has("kind")),
+        CheckSpec("power-loss", "a power cut at any sync point of a migration or a recovery (unsynced writes "
+                  "dropped, torn or kept) leaves whole migrations, the user's data, and a restart that finishes",
+                  "crash-inconsistency", drills_power.power_loss, needs=frozenset({"migrate", "open"}),
+                  applies=_has("power")),
+        CheckSpec("random-damage", "hypothesis-drawn page-aware damage never makes open claim success over an "
+                  "unsound database or destroy the only copy of the data", "drill-corrupt",
+                  drills_power.random_damage, needs=frozenset({"migrate", "open"}), applies=_has("random")),
+    ),
     axes=_axes,
     default_fixtures=SOURCES,
 )
