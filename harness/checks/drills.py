@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,7 +38,7 @@ from harness.corruption.catalogue import BENIGN, CORRUPT, NOT_A_DATABASE, SILENT
 from harness.engines.protocol import Outcome
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
-from harness.sqlite import inspect
+from harness.sqlite import inspect, salvage
 from harness.sqlite.files import copy_db, db_files, sha256_file, tree_digest
 
 JOURNALS = ("wal", "delete")
@@ -220,6 +220,15 @@ class _Facts:
     outcome: Outcome
     seconds: float
     db: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def salvage(self) -> str:
+        """What a user could get back from the quarantined original, where .recover can run."""
+        digest = self.damaged.get(self.db.name)
+        where = next((name for name, d in self.tree_after.items() if d == digest), None)
+        if digest is None or where is None:
+            return "salvage: the damaged original is not in the data directory"
+        return salvage.salvage(self.db.parent / where).describe()
 
     def observations(self) -> dict[str, Any]:
         return {"kind": self.kind.id, "symptom": self.kind.symptom, "policy": self.policy.expect,
@@ -227,7 +236,7 @@ class _Facts:
                 "open_seconds": round(self.seconds, 4),
                 "restore_from": self.target.name if self.target else None,
                 "files_damaged": self.damaged, "files_before": self.tree_before, "files_after": self.tree_after,
-                "sqlite_version": sqlite3.sqlite_version}
+                "sqlite_version": sqlite3.sqlite_version, **self.extra}
 
     def files(self) -> list[str]:
         return [f"damaged file {name}: sha256 {digest}" for name, digest in sorted(self.damaged.items())]
@@ -256,6 +265,7 @@ class _Facts:
         return []
 
     def recovered(self) -> v.Verdict:
+        self.extra["salvage"] = self.salvage()
         problems = [f"{n} is gone: its bytes are nowhere in the data directory" for n in
                     _lost(self.damaged, self.tree_after)]
         if not self.outcome.ok:
@@ -278,6 +288,7 @@ class _Facts:
                         f" in {self.seconds:.3f}s", observations=self.observations())
 
     def refused(self) -> v.Verdict:
+        self.extra["salvage"] = self.salvage()
         expected = str(self.ctx.option("no_snapshot_error", NO_SNAPSHOT_ERROR))
         problems = [f"{n} is gone: its bytes are nowhere in the data directory" for n in
                     _lost(self.damaged, self.tree_after)]
