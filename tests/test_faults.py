@@ -436,3 +436,13 @@ def test_in_memory_databases_are_not_commit_points(tmp_path: Path) -> None:
 
     outcome, points = count_in_process(operation)
     assert outcome.ok and points[FAULT_KILL_AFTER_COMMIT] == 1
+
+
+def test_stratified_points_cover_the_whole_run() -> None:
+    from harness.checks.matrix_faults import stratified_points
+
+    points = stratified_points(61_536, 4, seed=7)
+    assert len(points) == 4 and points == sorted(points)
+    assert all(1 + i * 61_536 // 4 <= p < 1 + (i + 1) * 61_536 // 4 for i, p in enumerate(points))
+    assert points == stratified_points(61_536, 4, seed=7) != stratified_points(61_536, 4, seed=8)
+    assert stratified_points(3, 10, seed=1) == [1, 2, 3]

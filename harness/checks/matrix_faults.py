@@ -9,8 +9,8 @@ journals) and must pass ``integrity_check``, equal one of the legitimate states 
 and reach head when migrated again.
 
 Commit points and sync points are swept exhaustively (few, and each distinct); VM steps and
-writes are many, so hypothesis chooses them from the case's seed and, when one fails,
-shrinks it to the smallest failing point.
+writes are many: one seeded point per stratum covers the whole run, and hypothesis
+shrinks a failing point to the smallest that fails.
 """
 
 from __future__ import annotations
@@ -126,8 +126,19 @@ def _examples(ctx: CaseContext) -> int:
     return int(ctx.option("fault_examples", DEFAULT_EXAMPLES))  # type: ignore[arg-type]
 
 
+def stratified_points(points: int, count: int, seed: int) -> list[int]:
+    """One seeded point in each of ``count`` equal strata of 1..``points``: the whole run is
+    covered (hypothesis's integers favour small values, which here are read-only work before
+    the first write, so they alone can miss every migration statement)."""
+    rng = random.Random(seed)
+    count = max(1, min(count, points))
+    edges = [1 + (points * i) // count for i in range(count + 1)]
+    return [rng.randrange(lo, max(lo + 1, hi)) for lo, hi in zip(edges, edges[1:])]
+
+
 def _search(judge: _Judge, points: int, ctx: CaseContext) -> tuple[int, str] | None:
-    """Hypothesis chooses points from the case seed; a failing one is shrunk to the smallest."""
+    """Stratified seeded points across the run; a failing one is shrunk by hypothesis to the
+    smallest failing point (replaying points that failed before first, where a database is kept)."""
     found: dict[int, str] = {}
 
     def bad(at: int) -> bool:
@@ -136,16 +147,21 @@ def _search(judge: _Judge, points: int, ctx: CaseContext) -> tuple[int, str] | N
             found[at] = message
         return message is not None
 
-    stored = os.environ.get(HYPOTHESIS_DB_ENV)  # nightly: replay points that failed before, first
-    config = settings(max_examples=_examples(ctx), deadline=None,
+    first = next((at for at in stratified_points(points, _examples(ctx), ctx.case.seed) if bad(at)), None)
+    stored = os.environ.get(HYPOTHESIS_DB_ENV)
+    if first is None and not stored:
+        return None
+    config = settings(max_examples=max(1, _examples(ctx) // 2), deadline=None,
                       database=DirectoryBasedExampleDatabase(stored) if stored else None,
                       phases=(Phase.reuse, Phase.generate, Phase.shrink) if stored else (Phase.generate, Phase.shrink),
                       suppress_health_check=list(HealthCheck))
     try:
-        at = find(st.integers(1, points), bad, settings=config, random=random.Random(ctx.case.seed),
+        at = find(st.integers(1, first or points), bad, settings=config, random=random.Random(ctx.case.seed),
                   database_key=f"{ctx.case.suite}:{ctx.case.id}:{judge.kind}".encode())
     except NoSuchExample:
-        return None
+        if first is None:
+            return None
+        at = first
     return at, found.get(at) or judge.problem(at) or "failed"
 
 
