@@ -43,6 +43,7 @@ def build_database(path: Path, rows: int = 3000, *, journal_mode: str = "WAL", s
             CREATE INDEX items_name ON items(name);
             CREATE TABLE blobs(id INTEGER PRIMARY KEY, label TEXT, data BLOB);
             CREATE TABLE scratch(id INTEGER PRIMARY KEY, pad TEXT);
+            CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
         """)
         rng = random.Random(seed)
         conn.execute("BEGIN")
@@ -52,6 +53,13 @@ def build_database(path: Path, rows: int = 3000, *, journal_mode: str = "WAL", s
              rng.randrange(1, 51)) for i in range(1, rows + 1)])
         conn.executemany("INSERT INTO blobs VALUES (?, ?, ?)", [
             (i, f"blob {i}", rng.randbytes(rng.choice([100, 5000, 12000]))) for i in range(1, 21)])
+        # payloads of exactly the most a table leaf keeps local (usable size - 35 = 4061 bytes:
+        # 5 header bytes, 'edge', the blob) and one byte more, which spills
+        conn.executemany("INSERT INTO blobs VALUES (?, 'edge', ?)", [(21, rng.randbytes(4052)), (22, rng.randbytes(4053))])
+        conn.executemany("INSERT INTO settings VALUES (?, ?)", [(f"key {i}", "v" * (i * 40)) for i in range(1, 60)])
+        # index b-tree cells: exactly the most kept local ((usable - 12) * 64 / 255 - 23 = 1002 bytes:
+        # 4 header bytes, the key, the value) and one byte more
+        conn.executemany("INSERT INTO settings VALUES (?, ?)", [("edge-a", "v" * 992), ("edge-b", "v" * 993)])
         conn.executemany("INSERT INTO scratch VALUES (?, ?)", [(i, "x" * 500) for i in range(1, 200)])
         conn.execute("COMMIT")
         conn.execute("DELETE FROM scratch WHERE id > 60")  # frees the last pages of the file
@@ -112,10 +120,11 @@ def test_btree_membership_and_depth(db: Path) -> None:
             by_name[name].add(page)
     assert {b.name: set(b.pages) for b in m.btrees} == dict(by_name)
     assert m.btree("items").depth == 2 and m.btree("items_name").depth == 2 and m.btree("parent").depth == 1
+    assert m.btree("settings").without_rowid and m.btree("settings").depth >= 2
     for b in m.btrees:
         assert b.pages[0] == b.root
         kinds = {m.pages[p].is_table for p in b.pages}
-        assert kinds == {b.type == "table"}, b.name
+        assert kinds == {b.type == "table" and not b.without_rowid}, b.name
 
 
 def test_overflow_chains_hold_the_payload_sqlite_returns(db: Path) -> None:
@@ -128,8 +137,20 @@ def test_overflow_chains_hold_the_payload_sqlite_returns(db: Path) -> None:
             expected_pages = -(-(cell.payload_size - cell.local_size) // (m.usable_size - 4))
             assert len(chain.pages) == expected_pages
             values = record_values(r.payload(page, cell))
-            row = conn.execute("SELECT id, label, data FROM blobs WHERE id = ?", (cell.rowid,)).fetchone()
-            assert (cell.rowid, *values[1:]) == row
+            if chain.btree == "blobs":
+                row = conn.execute("SELECT id, label, data FROM blobs WHERE id = ?", (cell.rowid,)).fetchone()
+                assert (cell.rowid, *values[1:]) == row
+            else:  # an index b-tree cell (the WITHOUT ROWID table): other limits for what stays local
+                assert chain.btree == "settings" and page.type in (LEAF_INDEX, INTERIOR_INDEX)
+                row = conn.execute("SELECT key, value FROM settings WHERE key = ?", (values[0],)).fetchone()
+                assert tuple(values) == row
+    assert {c.btree for c in m.overflow} == {"blobs", "settings"}
+    with Reader(db) as r:
+        spilled = {r.btree_page(c.page).cells[c.cell].rowid for c in m.overflow if c.btree == "blobs"}
+        keys = {record_values(r.payload(page, page.cells[c.cell]))[0]
+                for c in m.overflow if c.btree == "settings" for page in [r.btree_page(c.page)]}
+    assert 22 in spilled and 21 not in spilled  # one byte over the local maximum spills, not at it
+    assert "edge-b" in keys and "edge-a" not in keys
 
 
 def test_schema_parsed_from_bytes_is_sqlite_schema(db: Path) -> None:

@@ -342,6 +342,9 @@ class _Facts:
             return v.passed(f"{self.kind.id}: the engine detected the silent damage and quarantined it",
                             observations=self.observations())
         problems = self._content_problems()
+        now = inspect.observe(self.db, with_content=False)
+        if not problems and now.readable and now.integrity != "ok":  # quick_check passed, the full check does not
+            problems = [f"integrity_check fails after open: {now.integrity}"]
         lost = self.damage.expected.lost_commits
         if problems or lost:
             lines = problems or [f"{lost} committed transaction(s) silently dropped"]

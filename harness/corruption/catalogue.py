@@ -138,15 +138,10 @@ class DamageSetup:
 
 
 def discover_snapshots(backups: Path, db: Path) -> tuple[Path, ...]:
-    """Snapshots in ``backups`` newest first: the reference engine's names (which sort by
-    age) when they match, else every regular file not set aside, newest modified first."""
+    """Snapshots in ``backups``, newest first: every regular file not set aside, by
+    modification time, then name (engines name snapshots so that names sort by age)."""
     if not backups.is_dir():
         return ()
-    from harness.reference import snapshots as reference_snapshots
-
-    named = reference_snapshots.of_database(backups, db)
-    if named:
-        return tuple(named)
     files = [p for p in backups.iterdir() if p.is_file() and not p.name.endswith(".invalid")
              and not p.name.endswith(("-wal", "-shm", "-journal"))]
     return tuple(sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True))
@@ -256,7 +251,10 @@ class Kind:
     symptom: str
     runbook: str
     needs: frozenset[str]
-    reports: tuple[str, ...]  # quick_check on a fresh connection, SQLite 3.40.1: "SQLITE_NOTADB", "rows", "ok", ...
+    # what SQLite 3.40.1 reported, measured by the tests: quick_check on a fresh connection
+    # ("SQLITE_NOTADB", "SQLITE_CORRUPT", "rows" for non-ok rows, "ok"); for transient kinds
+    # the probe named in the description, while the fault holds ("SQLITE_BUSY", ...)
+    reports: tuple[str, ...]
     area: str
     seeded: bool  # different seeds give different damage
     make: Maker = field(repr=False, compare=False)
@@ -290,14 +288,15 @@ def kind(id: str, *, symptom: str, description: str, reports: tuple[str, ...], n
     return register
 
 
+_AREAS = ("header", "truncation", "pages_damage", "wal", "journal", "faults", "snapshots")
+
+
 def _load() -> None:
-    import harness.corruption.header  # noqa: F401 - importing registers the kinds, in this order
-    import harness.corruption.truncation  # noqa: F401
-    import harness.corruption.pages_damage  # noqa: F401
-    import harness.corruption.wal  # noqa: F401
-    import harness.corruption.journal  # noqa: F401
-    import harness.corruption.faults  # noqa: F401
-    import harness.corruption.snapshots  # noqa: F401
+    """Import the area modules (importing one registers its kinds), in catalogue order."""
+    import importlib
+
+    for area in _AREAS:
+        importlib.import_module(f"harness.corruption.{area}")
 
 
 def kinds() -> tuple[Kind, ...]:

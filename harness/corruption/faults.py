@@ -44,6 +44,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -270,16 +271,29 @@ def _set_flags(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def immutable_reason(path: Path) -> str:
-    """'' when ``path`` can be made read-only for this user, else why not."""
+def immutable_reason(directory: Path) -> str:
+    """'' when files in ``directory`` can be made read-only for this user, else why not.
+    As root this sets and clears the immutable attribute on a scratch file there (never on
+    a file that matters: an interrupted probe must not leave one immutable)."""
     if os.geteuid() != 0:
         return ""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    fd, name = tempfile.mkstemp(prefix=".harness-immutable-probe-", dir=directory)
+    os.close(fd)
+    probe = Path(name)
     try:
-        flags = _get_flags(path)
-        _set_flags(path, flags | FS_IMMUTABLE_FL)
-        _set_flags(path, flags)
+        flags = _get_flags(probe)
+        _set_flags(probe, flags | FS_IMMUTABLE_FL)
+        _set_flags(probe, flags)
     except OSError as exc:
-        return f"cannot set the immutable attribute on {path} (root ignores chmod): {exc}"
+        return f"cannot set the immutable attribute in {directory} (root ignores chmod): {exc}"
+    finally:
+        try:
+            probe.unlink()
+        except OSError:  # pragma: no cover - still immutable: say so rather than hide it
+            pass
     return ""
 
 
@@ -308,7 +322,7 @@ def read_only(path: Path) -> Iterator[None]:
 def read_only_kind(setup: DamageSetup, rng: random.Random) -> Done:
     if not setup.db.is_file():
         raise Unsupported(f"{setup.db} is not a file")
-    reason = immutable_reason(setup.db)
+    reason = immutable_reason(setup.db.parent)
     if reason:
         raise Unsupported(reason)
     how = "immutable attribute (chattr +i)" if os.geteuid() == 0 else "chmod a-w"

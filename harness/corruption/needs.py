@@ -35,7 +35,7 @@ def met(need: str, setup: c.DamageSetup) -> bool:
     if need == c.NEED_IMMUTABLE:
         from harness.corruption.faults import immutable_reason
 
-        return db.is_file() and not immutable_reason(db)
+        return db.is_file() and not immutable_reason(db.parent)
     if not db.is_file():
         return False
     with Reader(db) as r:

@@ -26,8 +26,8 @@ from harness.corruption.catalogue import (
     DamageSetup, Done, Unsupported, kind, read_at, require_checkpointed, write_at, xor_at,
 )
 from harness.sqlite.pages import (
-    INTERIOR_INDEX, LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, read_wal,
-    record_fields, varint,
+    LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, decode_value, record_fields,
+    varint, without_rowid,
 )
 
 # ------------------------------------------------------------------------------------------
@@ -576,80 +576,112 @@ def _writer(db: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-_SIZES = "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count)"
+def encode_same_size(value: object, f: Field, encoding: str = "utf-8") -> bytes | None:
+    """``value`` in the bytes of field ``f``'s serial type (same size), or None if it does
+    not fit: what SQLite writes for it in a record with that header."""
+    t = f.serial_type
+    if isinstance(value, int) and 1 <= t <= 6:
+        try:
+            return value.to_bytes(f.size, "big", signed=True)
+        except OverflowError:
+            return None
+    if isinstance(value, float) and t == 7:
+        return struct.pack(">d", value)
+    if isinstance(value, str) and t >= 13 and t % 2:
+        raw = value.encode(encoding)
+        return raw if len(raw) == f.size else None
+    if isinstance(value, bytes) and t >= 12 and t % 2 == 0:
+        return value if len(value) == f.size else None
+    return None
+
+
+def _stale_entry(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: random.Random) -> str | None:
+    """Change an indexed value in the table row, in place, as a same-size UPDATE writes it
+    (SQLite overwrites an equal-size cell in place); the index keeps the old key."""
+    for _ in range(64):
+        table = rng.choice(infos)
+        index_name, column = rng.choice(table.indexes)
+        leaf = r.descend(table.root, rng)[-1]
+        if leaf.type != LEAF_TABLE or not leaf.cell_count:
+            continue
+        index = rng.randrange(leaf.cell_count)
+        try:
+            cell = r.cell(leaf, index)
+        except NotABtreePage:
+            continue
+        local = r.page(leaf.number)[cell.payload_offset:cell.payload_offset + cell.local_size]
+        try:
+            fields = record_fields(local)
+        except ValueError:
+            continue
+        if column >= len(fields) or fields[column].offset + fields[column].size > len(local):
+            continue
+        f = fields[column]
+        old = decode_value(local, f, r.encoding)
+        new = _same_size_value(old, rng)
+        raw = encode_same_size(new, f, r.encoding) if new is not None else None
+        if raw is None or raw == local[f.offset:f.offset + f.size]:
+            continue
+        write_at(setup.db, r.offset(leaf.number) + cell.payload_offset + f.offset, raw)
+        return (f"table {table.name}, rowid {cell.rowid} (page {leaf.number}): {table.columns[column]} {old!r} -> "
+                f"{new!r}, written in place as a same-size UPDATE writes it; index {index_name} still has {old!r}")
+    return None
+
+
+def _dropped_entry(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: random.Random) -> str | None:
+    """Remove one entry from an index leaf (its pointer out of the array, its bytes made a
+    freeblock, so the page stays well-formed): the index has one entry fewer than the table."""
+    names = sorted({name for t in infos for name, _ in t.indexes})
+    roots = {e.name: e.rootpage for e in r.schema() if e.name in names}
+    for _ in range(64):
+        name = rng.choice(names)
+        leaf = r.descend(roots[name], rng)[-1]
+        # a page without freeblocks (the new one is then the whole list) and at least 3 cells
+        if leaf.type != LEAF_INDEX or leaf.cell_count < 3 or leaf.first_freeblock:
+            continue
+        lowest = min(leaf.cell_pointers)  # the cell at the start of the content area stays
+        index = rng.choice([i for i, p in enumerate(leaf.cell_pointers) if p != lowest])
+        try:
+            cell = r.cell(leaf, index)
+        except NotABtreePage:
+            continue
+        if cell.size < 4:
+            continue
+        base = r.offset(leaf.number)
+        hdr = leaf.header_offset
+        pointers = list(leaf.cell_pointers)
+        del pointers[index]
+        with open(setup.db, "r+b") as handle:
+            handle.seek(base + hdr + 1)  # first freeblock, cell count
+            handle.write(struct.pack(">HH", cell.offset, len(pointers)))
+            handle.seek(base + leaf.cell_pointer_offset)
+            handle.write(struct.pack(f">{len(pointers)}H", *pointers) + b"\0\0")
+            handle.seek(base + cell.offset)  # the freeblock: no next one, its size
+            handle.write(struct.pack(">HH", 0, cell.size))
+        return (f"index {name}: entry {index} of {leaf.cell_count} on leaf page {leaf.number} removed "
+                f"(its {cell.size} bytes at offset {cell.offset} made a freeblock)")
+    return None
 
 
 @kind("index-table-disagree", symptom=SILENT, reports=("ok",), needs=(NEED_INDEX,),
-      description="an indexed value UPDATEd, then the index pages written back as they were: table and "
-                  "index disagree; integrity_check says 'row missing from index', quick_check passes")
+      description="table and index disagree: an indexed value changed in the row as an UPDATE that bypassed "
+                  "the index writes it, or an entry dropped from the index; integrity_check reports it, "
+                  "quick_check passes")
 def index_table_disagree(setup: DamageSetup, rng: random.Random) -> Done:
     require_checkpointed(setup)
-    rollback_mode = read_at(setup.db, 18, 1) == b"\x01"
-    saved: dict[int, bytes] = {}
-    with _writer(setup.db) as conn:
-        infos = [t for t in tables(setup.db, conn) if t.indexes]
-        if not infos:
-            raise Unsupported("no rowid table with a plain index")
-        if rollback_mode:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute("PRAGMA ignore_check_constraints=ON")
-        done = None
-        for _ in range(24):
-            table = rng.choice(infos)
-            index_name, column = rng.choice(table.indexes)
-            col = _q(table.columns[column])
-            low, high = _rowid_range(conn, table.name)
-            if low is None:
-                continue
-            row = conn.execute(f"SELECT rowid, {col} FROM {_q(table.name)} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
-                               (rng.randint(low, high),)).fetchone()
-            new = _same_size_value(row[1], rng)
-            if new is None:
-                continue
-            before = conn.execute(_SIZES).fetchone()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(f"UPDATE {_q(table.name)} SET {col} = ? WHERE rowid = ?", (new, row[0]))
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
-                continue
-            after = conn.execute(_SIZES).fetchone()
-            if after != before:  # a page split or merge: old pages would no longer fit the tree
-                conn.execute("ROLLBACK")
-                continue
-            conn.execute("COMMIT")
-            done = (table, index_name, column, row[0], row[1], new)
-            break
-        if done is None:
-            raise Unsupported("no indexed value could be changed in place")
-        wal = read_wal(setup.wal, verify=False)
-        pages = sorted(set(wal.pages[:wal.valid_frames]))
-        header_ps = struct.unpack(">H", read_at(setup.db, 16, 2))[0]
-        ps = 65536 if header_ps == 1 else header_ps
-        with open(setup.db, "rb") as handle:
-            size = handle.seek(0, 2)
-            for p in pages:
-                if p * ps > size:
-                    continue
-                handle.seek((p - 1) * ps)
-                old = handle.read(ps)
-                if old[100 if p == 1 else 0] in (INTERIOR_INDEX, LEAF_INDEX):
-                    saved[p] = old
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if rollback_mode:
-            conn.execute("PRAGMA journal_mode=DELETE")
-    if not saved:
-        raise Unsupported("the UPDATE touched no index page")  # pragma: no cover - an indexed column changed
-    with open(setup.db, "r+b") as handle:
-        for p, data in saved.items():
-            handle.seek((p - 1) * ps)
-            handle.write(data)
-    table, index_name, column, rowid, old_value, new = done
-    return Done(f"table {table.name}, rowid {rowid}: {table.columns[column]} {old_value!r} -> {new!r} by UPDATE; "
-                f"index pages {sorted(saved)} (index {index_name}) then written back as they were before it",
-                changed=(setup.db,),
-                expected={"content_changed_silently": True, "integrity_check_fails": True})
+    infos = [t for t in tables(setup.db) if t.indexes]
+    if not infos:
+        raise Unsupported("no rowid table with a plain index")
+    with Reader(setup.db) as r:
+        stale = rng.random() < 0.5
+        what = (_stale_entry if stale else _dropped_entry)(setup, r, infos, rng)
+        if what is None:
+            stale = not stale
+            what = (_stale_entry if stale else _dropped_entry)(setup, r, infos, rng)
+    if what is None:
+        raise Unsupported("no indexed value or index entry found to make them disagree")
+    return Done(what, changed=(setup.db,),
+                expected={"content_changed_silently": stale, "integrity_check_fails": True})
 
 
 @dataclass(frozen=True)
@@ -662,10 +694,14 @@ class ForeignKey:
 
 def foreign_keys(db: Path, conn: sqlite3.Connection | None = None) -> list[ForeignKey]:
     """Single-column foreign keys between rowid tables (one query; on ``conn`` if given)."""
-    with Reader(db) as r:
-        rowid_tables = {e.name for e in r.schema() if e.type == "table" and e.rootpage > 1 and not e.without_rowid
-                        and not e.name.startswith("sqlite_")}
-        key = _schema_key("foreign-keys", r)
+    if conn is None:
+        with Reader(db) as r:
+            rows = [(e.type, e.name, e.tbl_name, e.rootpage, e.sql) for e in r.schema()]
+    else:  # SQLite has the schema parsed already: no need to read page 1 again
+        rows = conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_schema").fetchall()
+    rowid_tables = {name for type_, name, _, root, sql in rows if type_ == "table" and (root or 0) > 1
+                    and not name.startswith("sqlite_") and not without_rowid(sql)}
+    key = ("foreign-keys",) + tuple((type_, name, tbl, sql) for type_, name, tbl, _, sql in rows)
     if key in _SCHEMA_FACTS:
         return list(_SCHEMA_FACTS[key])  # type: ignore[call-overload]
     query = ("SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\" FROM sqlite_schema AS m "

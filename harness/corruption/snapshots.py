@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 from datetime import datetime, timedelta, timezone
+import sqlite3
 from pathlib import Path
 
 from harness.corruption.catalogue import (
@@ -22,16 +23,20 @@ from harness.sqlite.pages import Reader
 
 
 def make_snapshots(setup: DamageSetup, count: int) -> DamageSetup:
-    """Take ``count`` snapshots of ``setup.db`` into its backups directory the way the
-    reference engine does (online backup, its naming), newest last; returns the setup with
-    them (newest first)."""
-    from harness.reference import snapshots as reference
-    from harness.reference.engine import STAMP_FORMAT
-
+    """Take ``count`` snapshots of ``setup.db`` into its backups directory with SQLite's online
+    backup API, named so they sort by age, newest last; returns the setup with them."""
+    setup.backups.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc)
     for i in range(count):
-        stamp = (now - timedelta(seconds=count - i)).strftime(STAMP_FORMAT)
-        reference.create(setup.db, setup.backups, stamp, 5000)
+        stamp = (now - timedelta(seconds=count - i)).strftime("%Y%m%dT%H%M%S%fZ")
+        target = setup.backups / f"{setup.db.stem}-{stamp}-{i:03d}{setup.db.suffix or '.sqlite3'}"
+        source = sqlite3.connect(f"{setup.db.resolve().as_uri()}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
     return DamageSetup(setup.db, setup.seed, setup.data_dir, None, setup.other, setup.backups_dirname)
 
 

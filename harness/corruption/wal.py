@@ -185,7 +185,8 @@ def wal_foreign(setup: DamageSetup, rng: random.Random) -> Done:
     theirs = read_wal(other_wal, verify=False)
     if not theirs.commits or theirs.header is None or own.header is None or \
             theirs.header.page_size != own.header.page_size:
-        raise Unsupported(f"{other_wal.name} has no committed frames of page size {own.header and own.header.page_size}")
+        size = own.header.page_size if own.header else None
+        raise Unsupported(f"{other_wal.name} has no committed frames of page size {size}")
     shutil.copyfile(other_wal, setup.wal)
     return Done(f"{setup.wal.name} ({len(own.commits)} commits) replaced by {other_wal} "
                 f"({len(theirs.commits)} commits of another database)", changed=(setup.wal,),
