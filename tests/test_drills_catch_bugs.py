@@ -67,3 +67,14 @@ def test_reference_engine_survives_power_loss_and_random_damage(tmp_path: Path) 
     run = run_gate(tmp_path, str(scenario), *[arg for c in cases for arg in ("--case", c)])
     assert run.status == 0, run.stdout + run.stderr
     assert {c["case_id"]: c["outcome"] for c in run.results["cases"]} == {c: "passed" for c in cases}
+
+
+def test_slow_recovery_is_judged_at_the_thresholds_severity(tmp_path: Path) -> None:
+    families = DRILLS + "thresholds = { recovery_seconds = { limit = 0.000001, severity = \"warn\" } }\n"
+    scenario = scenario_for(tmp_path, "harness.reference:ReferenceEngine", families)
+    case_id = drill("header-magic", "one-valid")
+    run = run_gate(tmp_path, str(scenario), "--case", case_id)
+    assert run.status == 0, run.stdout + run.stderr  # a warning does not fail the gate
+    case = run.case(case_id)
+    assert case["outcome"] == "warned" and "recovery took" in case["summary"]
+    assert case["threshold"] == "1e-06s"

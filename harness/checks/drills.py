@@ -281,9 +281,14 @@ class _Facts:
                 beside = self.db.with_name(name)
                 if beside.is_file() and sha256_file(beside) == self.damaged[name]:
                     problems.append(f"{name} was left at the database path instead of being quarantined")
-        problems += self._timing()
         if problems:
             return self.fail(problems)
+        slow = self._timing()
+        if slow:  # only too slow: judged at the threshold's own severity
+            limit = self.ctx.threshold("recovery_seconds")
+            return v.failed(f"{self.kind.id}: {slow[0]}", measured=f"{self.seconds:.3f}s",
+                            threshold=f"{limit.limit}s" if limit else None, observations=self.observations(),
+                            severity=limit.severity if limit else None, runbook=self.kind.runbook)
         return v.passed(f"{self.kind.id}: quarantined byte-identical, restored {self.target.name if self.target else ''}"
                         f" in {self.seconds:.3f}s", observations=self.observations())
 
