@@ -78,3 +78,21 @@ def test_slow_recovery_is_judged_at_the_thresholds_severity(tmp_path: Path) -> N
     case = run.case(case_id)
     assert case["outcome"] == "warned" and "recovery took" in case["summary"]
     assert case["threshold"] == "1e-06s"
+
+
+def test_default_drills_cover_every_kind_state_and_journal_mode() -> None:
+    from harness.checks.drills import JOURNALS, _axes
+    from harness.checks.recovery import STATES
+    from harness.corruption import catalogue
+    from harness.fixtures.manifest import load
+    from harness.scenario import FamilySpec
+
+    from gate_helpers import MANIFEST
+
+    combos = [dict(p) for p in _axes(FamilySpec("drills", None), load(MANIFEST)) if "kind" in dict(p)]
+    assert {c["kind"] for c in combos} == set(catalogue.ids())
+    assert {c["snapshots"] for c in combos} == set(STATES)
+    assert {c["journal"] for c in combos} == set(JOURNALS)
+    cross = [dict(p) for p in _axes(FamilySpec("drills", None, params={"cross": True}), load(MANIFEST))
+             if "kind" in dict(p)]
+    assert len(cross) > 2 * len(combos)  # the nightly profile: every kind x state x journal mode it allows

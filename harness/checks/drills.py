@@ -21,6 +21,7 @@ A scenario overrides per kind: ``[checks.drills.params.policy] wal-deleted = "de
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import tempfile
 import time
@@ -94,13 +95,13 @@ def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
     only = set(spec.params.get("kinds", []) or [])
     combos: list[Params] = []
     for f_index, fixture in enumerate(sources if cross else sources[:1]):
-        for index, kind in enumerate(k for k in catalogue.kinds() if not only or k.id in only):
+        for kind in (k for k in catalogue.kinds() if not only or k.id in only):
             states, journals = _states(kind), _journals(kind)
             if cross:
                 pairs = [(s, j) for s in states for j in journals]
-            else:
-                turn = index + f_index
-                pairs = [(states[turn % len(states)], journals[turn % len(journals)])]
+            else:  # by a stable hash of the id: adding a kind never renames another kind's case
+                turn = int(hashlib.sha256(f"{kind.id}/{f_index}".encode()).hexdigest(), 16)
+                pairs = [(states[turn % len(states)], journals[(turn // 7) % len(journals)])]
             for state, journal in pairs:
                 combos.append((("fixture", fixture.name), ("kind", kind.id), ("snapshots", state),
                                ("journal", journal)))

@@ -33,6 +33,12 @@ def _uri(path: Path, **params: str) -> str:
     return f"file:{quote(str(path.resolve()))}?{query}"
 
 
+def any_text(raw: bytes) -> str:
+    """TEXT as SQLite stored it, even when it is not valid UTF-8 (a damaged or hostile
+    database): undecodable bytes become surrogate escapes, so values stay exact and comparable."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 @contextmanager
 def reading(db: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection that leaves every file beside ``db`` exactly as it was."""
@@ -42,12 +48,14 @@ def reading(db: Path) -> Iterator[sqlite3.Connection]:
             copy = copy_db(db, Path(scratch) / db.name, sidecars=False)
             (Path(scratch) / wal.name).write_bytes(wal.read_bytes())
             conn = sqlite3.connect(_uri(copy, mode="ro"), uri=True)
+            conn.text_factory = any_text
             try:
                 yield conn
             finally:
                 conn.close()
         return
     conn = sqlite3.connect(_uri(db, mode="ro", immutable="1"), uri=True)
+    conn.text_factory = any_text
     try:
         yield conn
     finally:
@@ -99,7 +107,7 @@ def encode_value(value: object) -> bytes:
         return b"R" + struct.pack(">d", value)
     if isinstance(value, bytes):
         return b"B" + len(value).to_bytes(8, "big") + value
-    text = str(value).encode("utf-8", "surrogatepass")
+    text = str(value).encode("utf-8", "surrogateescape" if _escaped(value) else "surrogatepass")
     return b"T" + len(text).to_bytes(8, "big") + text
 
 
@@ -130,6 +138,10 @@ def is_now(value: object, window: Window) -> bool:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return start <= value <= end or start <= value / 1000 <= end
     return False
+
+
+def _escaped(value: object) -> bool:
+    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
 @dataclass(frozen=True)
