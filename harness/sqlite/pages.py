@@ -25,9 +25,10 @@ import array
 import mmap
 import os
 import random
+import re
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -315,8 +316,15 @@ class SchemaEntry:
 
     @property
     def without_rowid(self) -> bool:
-        return self.type == "table" and self.sql is not None and "WITHOUT" in self.sql.upper() and \
-            "ROWID" in self.sql.upper().rsplit("WITHOUT", 1)[-1]
+        return self.type == "table" and without_rowid(self.sql)
+
+
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*(,|;|$)", re.IGNORECASE)
+
+
+def without_rowid(sql: str | None) -> bool:
+    """Whether a CREATE TABLE statement ends with the WITHOUT ROWID table option."""
+    return bool(sql) and _WITHOUT_ROWID.search(sql.strip()) is not None  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------------------------------
@@ -568,6 +576,7 @@ class Btree:
     root: int
     pages: tuple[int, ...]  # every b-tree page, root first (overflow pages not included)
     depth: int
+    without_rowid: bool = False  # a table stored as an index b-tree
 
     @property
     def interior(self) -> bool:
@@ -654,13 +663,13 @@ def map_pages(path: Path | str) -> PageMap:
         except (NotABtreePage, ValueError) as exc:
             schema = ()
             problems.append(f"sqlite_schema: {exc}")
-        roots = [("sqlite_schema", "table", "sqlite_schema", 1)] + [
-            (e.name, e.type, e.tbl_name, e.rootpage) for e in schema if e.is_btree]
+        roots = [("sqlite_schema", "table", "sqlite_schema", 1, False)] + [
+            (e.name, e.type, e.tbl_name, e.rootpage, e.without_rowid) for e in schema if e.is_btree]
         pages: dict[int, BtreePage] = {}
         owner: dict[int, str] = {}
         btrees = []
         chains = []
-        for name, type_, tbl, root in roots:
+        for name, type_, tbl, root, no_rowid in roots:
             members: list[int] = []
             depth = 0
             try:
@@ -680,7 +689,7 @@ def map_pages(path: Path | str) -> PageMap:
                                 owner.setdefault(p, name)
             except (NotABtreePage, ValueError) as exc:
                 problems.append(f"{name}: {exc}")
-            btrees.append(Btree(name, type_, tbl, root, tuple(members), depth))
+            btrees.append(Btree(name, type_, tbl, root, tuple(members), depth, no_rowid))
         freelist = r.freelist()
         problems.extend(freelist.problems)
         return PageMap(r.path, r.header, r.page_size, r.usable, r.file_size, r.page_count, schema,
@@ -999,8 +1008,9 @@ def read_journal(path: Path | str, *, verify: bool = True, segments: int | None 
             pages.extend(first)
             checksums.extend(stored)
             if verify:
-                oks.extend(journal_checksum(init, data[start + i * record_size + 4:start + i * record_size + 4 + page_size])
-                           == stored[i] for i in range(n))
+                for i in range(n):
+                    at = start + i * record_size + 4
+                    oks.append(journal_checksum(init, data[at:at + page_size]) == stored[i])
             else:
                 oks.extend([True] * n)
             if n_rec in (0, 0xFFFFFFFF):
@@ -1015,5 +1025,5 @@ __all__ = [
     "OverflowChain", "PageMap", "ROLES", "Reader", "SchemaEntry", "WalFrame", "WalHeader", "WalMap",
     "decode_value", "frame_checksum_ok", "journal_checksum", "local_payload", "map_pages", "parse_btree_page",
     "parse_cell", "parse_wal_header", "read_journal", "read_wal", "record_fields", "record_values",
-    "serial_size", "varint", "wal_checksum",
+    "serial_size", "varint", "wal_checksum", "without_rowid",
 ]
