@@ -223,8 +223,14 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
 def cmd_migrations(args: argparse.Namespace) -> int:
     from harness.runner import zeroconf
 
-    prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
-                                rows=args.rows, workdir=Path(args.workdir) if args.workdir else None)
+    try:
+        prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
+                                    rows=args.rows, workdir=Path(args.workdir) if args.workdir else None,
+                                    foreign_keys=args.foreign_keys == "on")
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
+        raise HarnessError(f"cannot prepare {args.directory}: {type(exc).__name__}: {exc}") from None
     reports = prepared.workdir / "reports"
     extra = ["--harness-keep"] if args.keep else []
     if args.workers not in (None, "0"):
@@ -304,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrations.add_argument("--format", default="auto",
                             help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate or auto")
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
+    migrations.add_argument("--foreign-keys", choices=("on", "off"), default="on",
+                            help="migrate with PRAGMA foreign_keys ON (default, as most applications) or OFF")
     migrations.add_argument("--junit", help="also write the JUnit XML here")
     migrations.add_argument("--seed", type=int, default=0)
     migrations.add_argument("--rows", type=int, default=20, help="generated rows per table in each legacy database")

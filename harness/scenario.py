@@ -31,7 +31,7 @@ _SUITE_KEYS = ("name", "description", "seed", "runbook_base")
 _ENGINE_KEYS = {
     "python": ("adapter", "target", "options", "sys_path", "history"),
     "command": ("adapter", "commands", "timeout", "error_pattern", "cwd", "env", "history"),
-    "sqlfiles": ("adapter", "directory", "format", "setup", "history"),
+    "sqlfiles": ("adapter", "directory", "format", "setup", "history", "foreign_keys"),
 }
 _FAMILY_KEYS = ("enabled", "severity", "only", "skip", "fixtures", "runbooks", "severities",
                 "thresholds", "params")
@@ -63,6 +63,7 @@ class EngineSpec:
     format: str = "auto"
     setup: str | None = None
     history: str | None = None  # history-table format the harness reads; None = detect
+    foreign_keys: bool = True  # sqlfiles: migrate with PRAGMA foreign_keys ON
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
         format=get(doc, "engine", table, "format", str, "auto"),
         setup=get(doc, "engine", table, "setup", str),
         history=history,
+        foreign_keys=get(doc, "engine", table, "foreign_keys", bool, True),
     )
 
 

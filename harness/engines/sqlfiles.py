@@ -10,11 +10,19 @@ Continuity is validated read-only before anything is written: a failed or dirty 
 an applied version without a file, a gap below the newest applied version (reported even for
 frameworks that allow out-of-order migrations: the harness is stricter) and an edited file
 (where the framework records checksums) are refused with their error codes, the database
-untouched. Pending files then run one statement at a time, each in its own transaction
-unless the framework says otherwise. A file that manages its own transactions
-(``BEGIN``/``COMMIT``) or runs statements that do nothing or fail inside one (``PRAGMA
-foreign_keys``, ``VACUUM`` ...) cannot be wrapped, whatever the framework: it runs statement
-by statement as written, and its history row is inserted after it.
+untouched. Pending files then run one statement at a time, each file in a transaction
+exactly when its framework wraps it (``MigrationFile.transaction``: goose, sqlx, refinery,
+dbmate and Flyway wrap unless their own opt-out says otherwise; see each format). Inside
+that transaction a ``PRAGMA foreign_keys`` is a no-op and a file's own ``BEGIN`` fails, as
+with the framework: the harness reproduces it, it does not repair it. Only the plain format
+(the harness's own runner) runs a file that manages its own transactions or needs to be
+outside one (``PRAGMA foreign_keys``, ``VACUUM`` ...) unwrapped, statement by statement as
+written, with its history row inserted after it.
+
+Connections have foreign keys ON (``foreign_keys=False``: OFF), as most applications set
+them, before ``setup`` runs. While a file runs, ``random()`` and ``randomblob(n)`` are
+pseudo-random streams seeded by the file (version and checksum), so applying the same file
+to the same data gives the same values, in one run or step by step.
 
 ``setup`` is called with every connection the adapter opens, including the read-only ones
 used for validation and diagnostics, to register the SQL functions the application would
@@ -23,7 +31,8 @@ used for validation and diagnostics, to register the SQL functions the applicati
 
 from __future__ import annotations
 
-import re
+import hashlib
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -32,7 +41,7 @@ from typing import Callable, Sequence
 from harness.engines.faults import InProcessFaults
 from harness.engines.formats import HISTORY_FORMAT, REGISTRY
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
 )
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
@@ -50,12 +59,6 @@ CODE_FAILED = "migration_failed"
 
 Setup = Callable[[sqlite3.Connection], object]
 Applied = tuple[AppliedRow, ...]  # history rows, as the format reads them
-
-_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK"})
-_NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
-# PRAGMAs that are silently ignored (foreign_keys) or refused inside a transaction.
-_CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
-_PRAGMA_NAME = re.compile(r"PRAGMA\s+(?:\w+\s*\.\s*)?[\"'`\[]?(\w+)", re.IGNORECASE)
 
 #: Each format's history table (``PLAIN_HISTORY`` is the reference engine's).
 HISTORY_TABLES: dict[str, History] = {name: fmt.history for name, fmt in REGISTRY.items()}
@@ -78,15 +81,8 @@ def continuity(applied: Sequence[AppliedRow | tuple[int, str]], files: Sequence[
 
 
 def runs_unwrapped(statements: Sequence[Statement]) -> bool:
-    """Whether a file must run without the wrapping transaction (see the module docstring)."""
-    for statement in statements:
-        keyword = statement.keyword
-        if keyword in _TRANSACTION_CONTROL or keyword in _NOT_IN_TRANSACTION:
-            return True
-        pragma = _PRAGMA_NAME.match(statement.text) if keyword == "PRAGMA" else None
-        if pragma and pragma.group(1).lower() in _CONNECTION_PRAGMAS:
-            return True
-    return False
+    """Whether the plain format runs a file without its wrapping transaction (see the module docstring)."""
+    return cannot_be_wrapped(statements)
 
 
 class SqlFilesEngine(InProcessFaults):
@@ -99,7 +95,8 @@ class SqlFilesEngine(InProcessFaults):
 
     operations = frozenset({OP_MIGRATE, OP_DIAGNOSTICS, OP_CRASH})
 
-    def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None) -> None:
+    def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None, *,
+                 foreign_keys: bool = True) -> None:
         self.format = resolve_format(fmt, directory)
         discovery = discover(directory, self.format)
         self.name = directory.name
@@ -112,6 +109,10 @@ class SqlFilesEngine(InProcessFaults):
         self._format = REGISTRY[self.format]
         self._history = self._format.history
         self._setup = setup
+        self.foreign_keys = foreign_keys
+        #: Whether the framework wraps the files in transactions (for lint's ``wrapped``); the
+        #: plain format decides per file from its content, which lint cannot follow.
+        self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
 
     def migrations(self) -> Sequence[Migration]:
         base = self.directory.parent
@@ -205,6 +206,7 @@ class SqlFilesEngine(InProcessFaults):
         except sqlite3.Error as exc:
             raise _ConnectionFailed(f"cannot open {db.name}: {exc}") from exc
         try:
+            conn.execute(f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}")
             if self._setup is not None:
                 self._setup(conn)
         except Exception as exc:  # noqa: BLE001 - a broken hook is reported, not raised
@@ -215,7 +217,19 @@ class SqlFilesEngine(InProcessFaults):
     def _apply(self, conn: sqlite3.Connection, migration: MigrationFile) -> str | None:
         """Apply one file and record it as its framework does; the failure message, or None."""
         statements = migration.statements()
-        wrapped = migration.transaction and not runs_unwrapped(statements)
+        wrapped = migration.transaction
+        _seed_random(conn, migration)
+        keys_off = migration.foreign_keys_off and self.foreign_keys
+        if keys_off:
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            return self._run(conn, migration, statements, wrapped)
+        finally:
+            if keys_off:
+                conn.execute("PRAGMA foreign_keys = ON")
+
+    def _run(self, conn: sqlite3.Connection, migration: MigrationFile, statements: Sequence[Statement],
+             wrapped: bool) -> str | None:
         history = self._history
         name = migration.path.name
         where = f"marking {name} in {history.name}"
@@ -253,6 +267,26 @@ class SqlFilesEngine(InProcessFaults):
                     pass  # the failure itself is what is reported
             return f"{where}: {exc}"
         return None
+
+
+def _seed_random(conn: sqlite3.Connection, migration: MigrationFile) -> None:
+    """``random()`` and ``randomblob(n)`` as streams seeded by the file (not deterministic
+    functions: SQLite would evaluate those once per statement)."""
+    seed = f"{migration.version}\0{migration.checksum or migration.sql}"
+    rng = random.Random(hashlib.sha256(seed.encode("utf-8")).digest())
+
+    def random_int() -> int:
+        return rng.getrandbits(64) - (1 << 63)
+
+    def random_blob(n: object) -> bytes:
+        try:
+            size = int(n)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            size = 0
+        return rng.randbytes(max(1, size))
+
+    conn.create_function("random", 0, random_int)
+    conn.create_function("randomblob", 1, random_blob)
 
 
 def _relative(path: Path, base: Path) -> str:

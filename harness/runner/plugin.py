@@ -116,7 +116,9 @@ class CaseItem(pytest.Item):
             _Loaded.engines[key] = load_engine(self.scenario.engine, self.scenario.path)
             manifest = load_manifest(self.scenario)
             cache = self.config.getoption("harness_cache")
-            _Loaded.stores[key] = FixtureStore(manifest, Path(cache) if cache else None) if manifest else None
+            sqlfiles = self.scenario.engine.adapter == "sqlfiles"  # its setup hook loads fixtures too
+            setup = getattr(_Loaded.engines[key], "_setup", None) if sqlfiles else None
+            _Loaded.stores[key] = FixtureStore(manifest, Path(cache) if cache else None, setup) if manifest else None
         return _Loaded.engines[key], _Loaded.stores[key]
 
     def runtest(self) -> None:

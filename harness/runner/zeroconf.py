@@ -22,6 +22,7 @@ from harness.fixtures import build
 from harness.fixtures.recipe import Legacy, Recipe
 from harness.scenario import EngineSpec
 
+DOWN_NOTE = "a down migration, not run by migrate"
 UPGRADE_CHECKS = ("upgrades", "schema-converges", "path-equivalent", "data-preserved", "integrity", "idempotent",
                   "history-continuous")
 
@@ -34,11 +35,15 @@ class Prepared:
 
 
 def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, seed: int = 0, rows: int = 20,
-            workdir: Path | None = None, log: Callable[[str], None] = print) -> Prepared:
-    """Fixtures for every intermediate version and a scenario gating ``directory``."""
+            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True) -> Prepared:
+    """Fixtures for every intermediate version and a scenario gating ``directory``.
+
+    ``foreign_keys``: migrate with foreign keys ON (as most applications do) or OFF.
+    """
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
-    spec = EngineSpec("sqlfiles", None, directory=directory.resolve(), format=fmt, setup=setup)
+    spec = EngineSpec("sqlfiles", None, directory=directory.resolve(), format=fmt, setup=setup,
+                      foreign_keys=foreign_keys)
     anchor = Path.cwd() / "harness-migrations.toml"  # relative setup paths resolve from the current directory
     engine = load_engine(spec, anchor)
     migrations = tuple(engine.migrations())
@@ -54,18 +59,23 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     setup_callable = getattr(engine, "_setup", None)
     build.build(recipe, work / "fixtures", log=lambda line: None, engine=engine, setup=setup_callable)
     scenario = work / "scenario.toml"
-    scenario.write_text(_scenario_text(spec, seed), encoding="utf-8")
+    scenario.write_text(_scenario_text(spec, seed, wrapped=bool(getattr(engine, "wraps", False))),
+                        encoding="utf-8")
+    for note in getattr(engine, "notes", ()):
+        if not note.endswith(DOWN_NOTE):  # every down file would be a line: not worth one
+            log(f"note: {note}")
     log(f"{len(migrations)} migrations ({getattr(engine, 'format', fmt)} format); built {len(legacy)} legacy "
         f"databases in {work}")
     return Prepared(scenario, tuple(m.version for m in migrations), work)
 
 
-def _scenario_text(spec: EngineSpec, seed: int) -> str:
+def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False) -> str:
     q = json.dumps  # TOML basic strings accept JSON string escapes
     lines = [
         "# Written by `harness migrations`: rerun with `harness gate` on this file.",
         "[suite]", 'name = "migrations"', f"seed = {seed}", "",
         "[engine]", 'adapter = "sqlfiles"', f"directory = {q(str(spec.directory))}", f"format = {q(spec.format)}",
+        f"foreign_keys = {'true' if spec.foreign_keys else 'false'}",
     ]
     if spec.setup:
         setup = spec.setup
@@ -77,6 +87,8 @@ def _scenario_text(spec: EngineSpec, seed: int) -> str:
         "", "[fixtures]", 'manifest = "fixtures/manifest.toml"', "",
         "[checks.matrix]", f"only = {q(list(UPGRADE_CHECKS))}",
         "params = { declared_mutations = true }", "",
-        "[checks.lint]", 'severity = "warn"', "params = { wrapped = false }", "",
+        # wrapped: whether the framework runs each file in a transaction (lint then flags what
+        # does nothing or fails inside one, e.g. PRAGMA foreign_keys)
+        "[checks.lint]", 'severity = "warn"', f"params = {{ wrapped = {'true' if wrapped else 'false'} }}", "",
     ]
     return "\n".join(lines)

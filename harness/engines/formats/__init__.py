@@ -25,9 +25,16 @@ dbmate
     ``<timestamp>_name.sql`` with ``-- migrate:up``; in a transaction with its row unless
     ``-- migrate:up transaction:false``; no checksum (""); ``schema_migrations(version)``.
 
-Whatever the framework, a file with its own ``BEGIN``/``COMMIT`` or a statement that does
-nothing or fails inside a transaction (``PRAGMA foreign_keys``, ``VACUUM`` ...) runs
-unwrapped (``harness.engines.sqlfiles.runs_unwrapped``). Order is always numeric.
+Each file runs wrapped exactly when its framework wraps it (``MigrationFile.transaction``).
+Only plain, the harness's own runner, runs a file with its own ``BEGIN``/``COMMIT`` or a
+statement that does nothing or fails inside a transaction (``PRAGMA foreign_keys``,
+``VACUUM`` ...) unwrapped (``harness.engines.sqlfiles.runs_unwrapped``); golang-migrate
+runs every file unwrapped when some file has its own ``BEGIN``/``COMMIT`` (the project
+must then use ``x-no-tx-wrap``); Flyway runs a file with ``PRAGMA foreign_keys`` unwrapped
+(its SQLite parser says that statement cannot run in a transaction). Order is always numeric.
+
+Files that look like migrations but are not SQL (``0002_backfill.py``, ``3_x.go``) are not
+run: discovery notes each one, so that the report says what the harness did not apply.
 """
 
 from __future__ import annotations
@@ -71,10 +78,12 @@ def detect(directory: Path) -> str:
     ``U`` file that refinery would skip is no tie-breaker), ``1_x.up.sql`` is sqlx or
     golang-migrate (a ``-- no-transaction`` first line says sqlx). Then the nearest project
     file at or above the directory breaks the tie (``Cargo.toml``: refinery or sqlx;
-    ``go.mod``: golang-migrate or goose; ``pom.xml``, ``build.gradle``, ``flyway.conf``,
-    ``flyway.toml``: Flyway); failing that it is an error asking for ``format``. ``1_x.sql``
-    without any marker is plain or sqlx: it is taken as plain, the harness's own format; set
-    ``format = "sqlx"`` for sqlx.
+    ``go.mod``: golang-migrate or goose; ``pom.xml``, ``build.gradle``, ``build.sbt``,
+    ``flyway.conf``, ``flyway.toml``: Flyway), and so does a JVM resources layout
+    (``src/main/resources/**/migration``: Flyway's default location); failing that it is an
+    error asking for ``format``. ``1_x.sql`` without any marker is plain or sqlx: it is sqlx
+    in a Rust project (a ``Cargo.toml`` at or above the directory), otherwise plain, the
+    harness's own format.
     """
     if not directory.is_dir():
         raise InputError(directory, "no such directory", key="engine.directory")
@@ -105,13 +114,15 @@ def detect(directory: Path) -> str:
                                     f"set format to one of: {', '.join(FORMATS)}", key="engine.format")
     if len(common) == 1:
         return next(iter(common))
-    if common <= {"plain", "sqlx"}:
-        return "plain"
     project = _project_marker(directory)
+    if common <= {"plain", "sqlx"}:
+        return "sqlx" if project is not None and project.name == "Cargo.toml" and "sqlx" in common else "plain"
     if project is not None:
         narrowed = common & PROJECT_MARKERS[project.name]
         if len(narrowed) == 1:
             return next(iter(narrowed))
+    if "flyway" in common and _jvm_resources(directory):
+        return "flyway"
     seen = f" ({project} does not settle it)" if project is not None else ""
     raise InputError(directory, f"cannot tell the migration format from the file names: it could be "
                                 f"{' or '.join(sorted(common))}{seen}; set format to one of them", key="engine.format")
@@ -122,9 +133,18 @@ def detect(directory: Path) -> str:
 PROJECT_MARKERS: dict[str, frozenset[str]] = {
     "Cargo.toml": frozenset({"refinery", "sqlx"}),
     "go.mod": frozenset({"golang-migrate", "goose"}),
-    **{name: frozenset({"flyway"}) for name in ("pom.xml", "build.gradle", "build.gradle.kts",
+    **{name: frozenset({"flyway"}) for name in ("pom.xml", "build.gradle", "build.gradle.kts", "build.sbt",
                                                  "flyway.conf", "flyway.toml")},
 }
+
+
+def _jvm_resources(directory: Path) -> bool:
+    """``…/src/main/resources/…/migration``: where Flyway looks by default (``db/migration``)."""
+    parts = [p.lower() for p in directory.resolve().parts]
+    for i in range(len(parts) - 2):
+        if parts[i:i + 3] == ["src", "main", "resources"]:
+            return any(p in ("migration", "migrations") for p in parts[i + 3:])
+    return False
 
 
 def _project_marker(directory: Path) -> Path | None:

@@ -11,6 +11,7 @@ sources, cited in each module.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +27,9 @@ CODE_CHECKSUM = "migration_checksum_mismatch"
 CODE_DIRTY = "migration_dirty"
 
 Problem = tuple[str, str]  # (error code, explanation)
+#: A versioned name in another language (``0002_backfill.py``, ``V3__Seed.java``): a migration
+#: that some other runner applies, skipped here with a warning.
+NOT_SQL_MIGRATION = re.compile(r"^(?:[Vv]\d+(?:[._]\d+)*__|\d+[_.-]).+\.(?:py|go|rb|js|ts|java|kt)$")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class MigrationFile:
     transaction: bool = True  # False when the file opts out of the wrapping transaction
     parsed: tuple[Statement, ...] | None = None  # statements as the framework splits them
     repeatable: bool = False  # Flyway R__ files: no version, re-run when their checksum changes
+    foreign_keys_off: bool = False  # plain: the runner switches foreign keys off around the file
+
 
     @property
     def history_key(self) -> str:
@@ -169,6 +175,10 @@ class Format:
                     raise InputError(directory, f"duplicate migration version {found.key}: "
                                                 f"{clash[1].name} and {path.name}", key="engine.directory")
                 versioned[found.order] = (found, path)
+        for path in ignored:
+            if NOT_SQL_MIGRATION.match(path.name) and not path.name.endswith("_test.go"):
+                notes.append(f"{path.name}: warning: a migration that is not SQL; the sqlfiles adapter does "
+                             f"not run it, so what it does is missing from every upgrade checked here")
         ordered = [versioned[order] for order in sorted(versioned)]
         numbers = self.versions([found for found, _ in ordered])
         files = tuple(self.load(path, read_bytes(path), found, number)
@@ -222,6 +232,40 @@ class Format:
     def pending_repeatables(self, rows: Sequence[AppliedRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         return []
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK"})
+NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
+#: PRAGMAs that are silently ignored (foreign_keys) or refused inside a transaction.
+CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
+_PRAGMA_NAME = re.compile(r"PRAGMA\s+(?:\w+\s*\.\s*)?[\"'`\[]?(\w+)", re.IGNORECASE)
+_ROLLBACK_TO = re.compile(r"ROLLBACK\s+(?:TRANSACTION\s+)?TO\b", re.IGNORECASE)
+
+
+def pragma_name(statement: Statement) -> str | None:
+    """``foreign_keys`` for ``PRAGMA main.foreign_keys = OFF``; None for any other statement."""
+    match = _PRAGMA_NAME.match(statement.text) if statement.keyword == "PRAGMA" else None
+    return match.group(1).lower() if match else None
+
+
+def controls_transactions(statements: Sequence[Statement]) -> bool:
+    """Whether the text begins or ends transactions of its own (``BEGIN`` ... ``COMMIT``)."""
+    return any(s.keyword in TRANSACTION_CONTROL and not _ROLLBACK_TO.match(s.text) for s in statements)
+
+
+def cannot_be_wrapped(statements: Sequence[Statement]) -> bool:
+    """Whether the text manages its own transactions, or runs a statement that does nothing or
+    fails inside one (``PRAGMA foreign_keys``, ``VACUUM`` ...). Only the plain format (the
+    harness's own runner) decides from this; the frameworks wrap what they wrap."""
+    for statement in statements:
+        keyword = statement.keyword
+        if keyword in TRANSACTION_CONTROL or keyword in NOT_IN_TRANSACTION:
+            return True
+        if pragma_name(statement) in CONNECTION_PRAGMAS:
+            return True
+    return False
 
 
 # -- helpers ----------------------------------------------------------------------------------

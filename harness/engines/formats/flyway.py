@@ -11,7 +11,11 @@ a transaction fails, a ``success = 0`` row is written and Flyway refuses to go o
 Repeatables run after the versioned ones, in description order, whenever the latest row for
 their description has another checksum (also under a target, as in Flyway). A
 ``<script>.conf`` file beside a script with ``executeInTransaction=false`` opts it out of
-the transaction; ``U`` (undo) and ``B`` (baseline) scripts are not run.
+the transaction; ``U`` (undo) and ``B`` (baseline) scripts are not run. Flyway's SQLite
+parser (``SQLiteParser.detectCanExecuteInTransaction``) marks ``PRAGMA foreign_keys`` as a
+statement that cannot run in a transaction, and Flyway runs a script holding one without a
+transaction (it refuses such a script unless ``mixed`` is set, so a project that has them
+sets it); no other statement opts a script out.
 
 ``Migration.version`` (an int for the harness): when every version is a single number
 (``V1``, ``V2``, ``V10``, timestamps) it is that number, so it matches the history table.
@@ -29,8 +33,9 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, strip_bom,
+    AppliedRow, Format, History, MigrationFile, Recognised, decode, pragma_name, strip_bom,
 )
+from harness.engines.statements import split
 
 VERSIONED = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<desc>.*)\.sql$", re.IGNORECASE)
 REPEATABLE = re.compile(r"^R__(?P<desc>.*)\.sql$", re.IGNORECASE)
@@ -143,12 +148,18 @@ class Flyway(Format):
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         text = strip_bom(decode(path, raw))
         return MigrationFile(version, found.name, path, str(checksum(raw)), text, key=found.key,
-                             transaction=_execute_in_transaction(path), repeatable=found.role == "repeatable")
+                             transaction=_execute_in_transaction(path) and not _sets_foreign_keys(text),
+                             repeatable=found.role == "repeatable")
 
     def pending_repeatables(self, rows: Sequence[AppliedRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         latest = {row.key: row.checksum for row in rows if row.repeatable}  # rows are in rank order
         return [r for r in repeatables if latest.get(r.name) != r.checksum]
+
+
+def _sets_foreign_keys(text: str) -> bool:
+    """A ``PRAGMA foreign_keys`` statement: non-transactional for Flyway's SQLite parser."""
+    return any(pragma_name(s) == "foreign_keys" for s in split(text))
 
 
 def _execute_in_transaction(script: Path) -> bool:

@@ -9,17 +9,26 @@ in-file marker) and ``migrate.go`` (per migration: ``SetVersion(v, dirty=true)``
 
 There is no checksum and no per-migration history: the single row says every file up to
 its version is applied. An unknown version is one with no file; a gap cannot be seen.
+
+Wrapping is the driver's setting, not the file's: the sqlite drivers' documentation says
+migrations "must not contain explicit BEGIN or COMMIT statements" unless ``x-no-tx-wrap``
+is set. So each file runs in a transaction, as by default, unless some file of the directory
+manages its own (``BEGIN`` ... ``COMMIT``): the project then runs with ``x-no-tx-wrap=true``
+(it could not migrate otherwise) and every file runs as written, without a wrapping
+transaction (a discovery note says so).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 from pathlib import Path
 from typing import Sequence
 
 from harness.engines.formats.base import (
-    CODE_DIRTY, CODE_UNKNOWN, AppliedRow, Format, History, MigrationFile, Problem, Recognised, decode,
+    CODE_DIRTY, CODE_UNKNOWN, AppliedRow, Discovery, Format, History, MigrationFile, Problem, Recognised,
+    controls_transactions, decode,
 )
 from harness.engines.formats.markers import any_framework_marker
 
@@ -71,6 +80,17 @@ class GolangMigrate(Format):
 
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         return MigrationFile(version, found.name, path, "", decode(path, raw))
+
+    def discover(self, directory: Path) -> Discovery:
+        discovery = super().discover(directory)
+        own = [f.path.name for f in discovery.files if controls_transactions(f.statements())]
+        if not own:
+            return discovery
+        files = tuple(dataclasses.replace(f, transaction=False) for f in discovery.files)
+        shown = ", ".join(own[:3]) + (f" and {len(own) - 3} more" if len(own) > 3 else "")
+        note = (f"{shown}: BEGIN/COMMIT of their own, which golang-migrate allows only with x-no-tx-wrap=true; "
+                f"every file runs as written, without a wrapping transaction")
+        return dataclasses.replace(discovery, files=files, notes=(*discovery.notes, note))
 
     def applied(self, rows: Sequence[AppliedRow],
                 files: Sequence[MigrationFile]) -> tuple[tuple[MigrationFile, ...], Problem | None]:

@@ -2,7 +2,12 @@
 
 The history table is the reference engine's ``schema_migrations(version, name, checksum,
 applied_at)``; the checksum is the sha256 hex of the file's bytes, so any edit, even of
-whitespace, shows. Each file runs in a transaction together with its history row.
+whitespace, shows. Each file runs in a transaction together with its history row, unless it
+manages its own transactions (``BEGIN``/``COMMIT``) or runs a statement that does nothing or
+fails inside one (``PRAGMA foreign_keys``, ``VACUUM`` ...): the harness's own runner then runs
+it statement by statement as written, and inserts its history row after it. A file whose
+first line is ``-- reference: foreign_keys=off`` (the reference engine's convention) runs in
+its transaction with foreign keys switched off around it.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from pathlib import Path
 
 from harness.engines.formats import markers
 from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, utc_now,
+    AppliedRow, Format, History, MigrationFile, Recognised, cannot_be_wrapped, decode, utc_now,
 )
+from harness.engines.statements import split
 
 PATTERN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
 _UP_DOWN = re.compile(r"\.(up|down)\.sql$")
+FOREIGN_KEYS_OFF = "-- reference: foreign_keys=off"
 
 
 class PlainHistory(History):
@@ -55,7 +62,11 @@ class Plain(Format):
                 and not markers.any_framework_marker(text))
 
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
-        return MigrationFile(version, found.name, path, hashlib.sha256(raw).hexdigest(), decode(path, raw))
+        text = decode(path, raw)
+        first = text.lstrip().split("\n", 1)[0].strip().lower()
+        return MigrationFile(version, found.name, path, hashlib.sha256(raw).hexdigest(), text,
+                             transaction=not cannot_be_wrapped(split(text)),
+                             foreign_keys_off=first == FOREIGN_KEYS_OFF)
 
 
 FORMAT = Plain()
