@@ -1,0 +1,1 @@
+ALTER TABLE runs RENAME COLUMN calculator_path TO func_path;
