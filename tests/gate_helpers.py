@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -52,3 +53,12 @@ def run_gate(tmp_path: Path, *args: str, timeout: float = 300) -> GateRun:
     results_file = reports / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     return GateRun(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    """Every row ``sql`` returns from ``db``, read on a connection of its own."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

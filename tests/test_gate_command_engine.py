@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-from gate_helpers import ROOT, run_gate
+from gate_helpers import run_gate
 
 DATA = Path(__file__).resolve().parent / "data"
 FAKE = Path(__file__).resolve().parent / "engines_fake" / "cli.py"

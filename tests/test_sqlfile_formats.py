@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from gate_helpers import query
 from harness.engines.formats import detect, flyway, goose, refinery
 from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, Diagnostics, Fault
 from harness.engines.sqlfiles import SqlFilesEngine
@@ -81,14 +82,6 @@ def execute(db: Path, sql: str) -> None:
     try:
         conn.execute(sql)
         conn.commit()
-    finally:
-        conn.close()
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
     finally:
         conn.close()
 

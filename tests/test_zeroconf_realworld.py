@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gate_helpers import ROOT
+from gate_helpers import ROOT, query
 from harness.checks.preservation import compare, declared_mutations
 from harness.engines.formats import detect
 from harness.engines.sqlfiles import SqlFilesEngine
@@ -45,14 +45,6 @@ def make(directory: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (directory / name).write_text(text, encoding="utf-8")
     return directory
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 # -- missed bugs ---------------------------------------------------------------------------------
@@ -169,7 +161,7 @@ def test_engine_foreign_keys_option_from_the_scenario(tmp_path: Path) -> None:
     from harness import scenario as scenario_mod
     from harness.engines.loader import load_engine
 
-    directory = make(tmp_path / "migrations", {"1_probe.sql": "CREATE TABLE probe AS SELECT foreign_keys AS fk "
+    make(tmp_path / "migrations", {"1_probe.sql": "CREATE TABLE probe AS SELECT foreign_keys AS fk "
                                                               "FROM pragma_foreign_keys;\n"})
     for value, expected in (("false", 0), ("true", 1), (None, 1)):
         path = tmp_path / "s.toml"

@@ -5,8 +5,7 @@ becomes the SQL that runs and whether that runs in a transaction (``load``), whi
 the framework records for it, and how its history table is created, read and written
 (``history``). ``applied`` judges a history table against the files (continuity), read-only.
 
-Facts per framework: /work/shared/reference/migration-frameworks.md and the frameworks'
-sources, cited in each module.
+Facts per framework: the frameworks' documentation and sources, cited in each module.
 """
 
 from __future__ import annotations
