@@ -560,3 +560,23 @@ def test_unsupported_when_the_starting_state_lacks_what_a_kind_needs(base: Path,
     make_wal_state(db, commits=1)
     with pytest.raises(Unsupported):
         get("table-leaf-damaged").apply(DamageSetup(db, 0))  # a -wal would hide the damage
+
+
+def test_a_free_tail_is_made_even_when_the_file_already_has_free_pages(tmp_path: Path) -> None:
+    """SQLite reuses free pages before it grows the file: a fixture whose migrations left a
+    freelist got no free tail, and its truncate-free-tail drill was skipped."""
+    from harness.corruption import needs
+    from harness.corruption.catalogue import NEED_FREE_TAIL, DamageSetup
+
+    db = tmp_path / "app.db"
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE keep(x)")
+        conn.execute("CREATE TABLE gone(x)")
+        conn.execute("INSERT INTO gone VALUES (zeroblob(40000))")
+        conn.execute("INSERT INTO keep VALUES (zeroblob(20000))")  # after it: the freed pages are not at the end
+        conn.execute("DROP TABLE gone")
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] >= 8
+    setup = DamageSetup(db, 0)
+    assert not needs.met(NEED_FREE_TAIL, setup)
+    needs.make(NEED_FREE_TAIL, setup, workdir=tmp_path)
+    assert needs.met(NEED_FREE_TAIL, setup)

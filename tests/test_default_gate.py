@@ -38,6 +38,7 @@ def test_default_gate_is_green_and_complete(tmp_path: Path) -> None:
         assert int(tc.get("line")) > 0 and tc.get("time") is not None
         assert tc.get("classname").startswith("reference.")
         assert tc.find("failure") is None and tc.find("error") is None
+        assert tc.find("skipped") is None, f"{tc.get('name')} did not run: every drill kind must run at least once"
     families = {tc.get("classname").split(".")[1] for tc in testcases}
     assert {"install", "posture", "continuity", "recovery"} <= families
 

@@ -95,12 +95,14 @@ def make(need: str, setup: c.DamageSetup, *, workdir: Path, commits: int = 3) ->
 
 def free_tail_pages(db: Path, pages: int = 4) -> None:
     """Append a few pages (a table of the harness's own with a blob) and drop it again: the
-    freed pages are at the end of the file, and the last is a freelist leaf."""
+    freed pages are at the end of the file, and the last is a freelist leaf. The blob is
+    larger than the free pages the file already has, which SQLite would reuse first."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         size = conn.execute("PRAGMA page_size").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         conn.execute(f"CREATE TABLE {FREE_TABLE}(x BLOB)")
-        conn.execute(f"INSERT INTO {FREE_TABLE} VALUES (zeroblob(?))", (size * pages,))
+        conn.execute(f"INSERT INTO {FREE_TABLE} VALUES (zeroblob(?))", (size * (free + pages),))
         conn.execute(f"DROP TABLE {FREE_TABLE}")
     finally:
         conn.close()
