@@ -20,7 +20,7 @@ from typing import Callable
 
 import pytest
 
-from harness.checks.states import State, state_of
+from harness.checks.states import State, reopened_step, state_of
 from harness.engines import powerloss
 from harness.engines.child import MARKER
 from harness.engines.command import CommandEngine
@@ -28,9 +28,10 @@ from harness.engines.faults import strace_tool
 from harness.engines.loader import import_target
 from harness.engines.powerloss import (
     MODES, Create, Mkdir, PowerLossError, Rename, Sync, Truncate, Unlink, Write, WriteLog, images, parse,
-    power_loss_runs, record, reopen, supported, sync_points, whole_state,
+    power_loss_runs, record, supported, sync_points,
 )
 from harness.engines.protocol import OP_OPEN, Outcome
+from harness.sqlite.inspect import reopen_integrity
 from harness.engines.python import PythonEngine
 from harness.fixtures.manifest import load
 from harness.fixtures.store import FixtureStore
@@ -146,9 +147,9 @@ def problems(run: powerloss.PowerLossRun, states: list[State], window: Callable[
              modes: tuple[str, ...] = MODES) -> tuple[list[str], dict[tuple[str, int], int]]:
     found, steps = [], {}
     for image in run.images(modes):
-        step, problem = whole_state(image, states, volatile=window())
+        step, problem = reopened_step(image.db, states, volatile=window())
         if problem:
-            found.append(problem)
+            found.append(f"{image.describe()}: {problem}")
         else:
             steps[(image.mode, image.point)] = step  # type: ignore[assignment]
     return found, steps
@@ -382,7 +383,7 @@ def test_recovery_under_power_loss_never_loses_the_users_data(tmp_path: Path, st
         intact = [name for name, data in files.items() if data == damaged]
         if intact:
             kinds["in place" if intact == [db.name] else "quarantined"] += 1
-        restored = (image.db.exists() and image.db.read_bytes() != damaged and reopen(image.db) == "ok"
+        restored = (image.db.exists() and image.db.read_bytes() != damaged and reopen_integrity(image.db) == "ok"
                     and state_of(image.db) == wanted)
         kinds["restored"] += restored
         assert intact or restored, f"{image.describe()}: the damaged original and the restored copy are both gone"

@@ -27,9 +27,9 @@ from hypothesis.errors import NoSuchExample
 
 from harness.checks import verdict as v
 from harness.checks.context import CaseContext
-from harness.checks.matrix_faults import legitimate_states, reopen
+from harness.checks.matrix_faults import legitimate_states
 from harness.checks.recovery import NO_SNAPSHOT_ERROR, damage, prepare
-from harness.checks.states import matching_step, state_of
+from harness.checks.states import reopened_step, state_of
 from harness.corruption.strategies import damage_strategy
 from harness.engines import powerloss
 from harness.sqlite import inspect
@@ -69,13 +69,10 @@ def _power_migrate(ctx: CaseContext) -> v.Verdict:
         for image in run.images():
             judged += 1
             where = f"power cut before sync {image.point} of {image.points} ({image.mode})"
-            checked = reopen(image.db)
-            if checked != "ok":
-                problems.append(f"{where}: the reopened database fails integrity_check: {checked}")
-                continue
-            step = matching_step(state_of(image.db, fmt, ctx.volatile_window()), legit.states)
+            step, problem = reopened_step(image.db, legit.states, history_format=fmt,
+                                          volatile=ctx.volatile_window())
             if step is None:
-                problems.append(f"{where}: the database is no whole number of migrations")
+                problems.append(f"{where}: {problem}")
                 continue
             rerun = ctx.engine.migrate(image.db)
             if not rerun.ok or state_of(image.db, fmt, ctx.volatile_window()) != legit.states[-1]:

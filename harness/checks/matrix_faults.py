@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
@@ -29,7 +27,7 @@ from hypothesis.errors import NoSuchExample
 from harness.checks import verdict as v
 from harness.checks.context import CaseContext
 from harness.checks.starts import start_copy, start_version
-from harness.checks.states import State, difference, matching_step, state_of
+from harness.checks.states import State, reopened_step, state_of
 from harness.engines.protocol import (
     FAULT_FULL_AT_WRITE,
     FAULT_INTERRUPT_AT_STEP,
@@ -40,7 +38,6 @@ from harness.engines.protocol import (
     Fault,
     FaultRun,
 )
-from harness.sqlite import inspect
 
 FAILURE_KINDS = (FAULT_INTERRUPT_AT_STEP, FAULT_FULL_AT_WRITE)
 CRASH_KINDS = (FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_STEP, FAULT_KILL_AT_WRITE)
@@ -72,20 +69,6 @@ def legitimate_states(ctx: CaseContext) -> Legitimate | v.Verdict:
     return Legitimate(tuple(states), tuple(labels))
 
 
-def reopen(db: Path) -> str:
-    """Open as the application would after a crash (journals replayed); the quick_check result."""
-    if not db.exists():
-        return "ok"
-    try:
-        conn = sqlite3.connect(db, timeout=5)
-        try:
-            return inspect.integrity(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return f"{inspect.error_name(exc)}: {exc}"
-
-
 class _Judge:
     """Runs one fault on a fresh copy and says what, if anything, is wrong afterwards."""
 
@@ -102,22 +85,16 @@ class _Judge:
             return None
         self.fired += 1
         where = f"{self.kind} at point {at}"
-        checked = reopen(db)
-        if checked != "ok":
-            return f"{where}: reopened database fails integrity_check: {checked}"
-        fmt, window = self.ctx.history_format(), self.ctx.volatile_window()
-        after = state_of(db, fmt, window)
-        step = matching_step(after, self.legit.states)
+        step, problem = reopened_step(db, self.legit.states, history_format=self.ctx.history_format(),
+                                      volatile=self.ctx.volatile_window())
         if step is None:
-            nearest = min(self.legit.states, key=lambda s: len(difference(after, s)))
-            return (f"{where}: the database is no whole number of migrations ({after.describe()}); nearest "
-                    f"legitimate state differs: " + "; ".join(difference(after, nearest)[:3]))
+            return f"{where}: {problem}"
         if not run.crashed and run.outcome.ok and step != len(self.legit.states) - 1:
             return f"{where}: the engine reported success but stopped {self.legit.labels[step]}"
         rerun = self.ctx.engine.migrate(db)
         if not rerun.ok:
             return f"{where} (left {self.legit.labels[step]}): migrating again failed: {rerun.describe()}"
-        if state_of(db, fmt, self.ctx.volatile_window()) != self.legit.states[-1]:
+        if state_of(db, self.ctx.history_format(), self.ctx.volatile_window()) != self.legit.states[-1]:
             return f"{where} (left {self.legit.labels[step]}): migrating again did not reach head"
         return None
 

@@ -80,3 +80,19 @@ def difference(state: State, nearest: State) -> list[str]:
     if state.user_version != nearest.user_version:
         lines.append(f"user_version: {state.user_version} vs {nearest.user_version}")
     return lines
+
+
+def reopened_step(db: Path, states: Sequence[State], *, history_format: str | None = None,
+                  volatile: tuple[float, float] | None = None) -> tuple[int | None, str]:
+    """Reopen ``db`` after a crash or power cut and find which of ``states`` (the start, then
+    after each migration) it equals: (k, "") or (None, what is wrong with it)."""
+    checked = inspect.reopen_integrity(db)
+    if checked != "ok":
+        return None, f"the reopened database fails integrity_check: {checked}"
+    after = state_of(db, history_format, volatile)
+    step = matching_step(after, states)
+    if step is None:
+        nearest = min(states, key=lambda s: len(difference(after, s)))
+        return None, (f"the database is no whole number of migrations ({after.describe()}); nearest legitimate "
+                      "state differs: " + "; ".join(difference(after, nearest)[:3]))
+    return step, ""

@@ -115,13 +115,12 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from harness.engines.child import MARKER, sqlite_build
 from harness.engines.command import CommandEngine
@@ -1137,49 +1136,9 @@ def power_loss_runs(engine: object, db: Path, target: int | None = None, *, oper
         raise
 
 
-# ==========================================================================================
-# Judging an image
-# ==========================================================================================
-
-
-def reopen(db: Path) -> str:
-    """Open ``db`` read-write as the application would after the cut (SQLite replays a WAL
-    or rolls back a hot journal) and run ``integrity_check``: ``"ok"`` or what is wrong."""
-    from harness.sqlite import inspect  # noqa: PLC0415
-
-    if not db.exists():
-        return "ok"
-    try:
-        conn = sqlite3.connect(db, timeout=5)
-        try:
-            return inspect.integrity(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return f"{inspect.error_name(exc)}: {exc}"
-
-
-def whole_state(image: Image, states: Sequence[Any], *, history_format: str | None = None,
-                volatile: tuple[float, float] | None = None) -> tuple[int | None, str]:
-    """Reopen ``image`` and find which of ``states`` (``harness.checks.states.State``, the
-    start then after each migration) it equals: (k, "") or (None, the problem)."""
-    from harness.checks.states import difference, matching_step, state_of  # noqa: PLC0415
-
-    checked = reopen(image.db)
-    if checked != "ok":
-        return None, f"{image.describe()}: the reopened database fails integrity_check: {checked}"
-    after = state_of(image.db, history_format, volatile)
-    step = matching_step(after, states)
-    if step is None:
-        nearest = min(states, key=lambda s: len(difference(after, s)))
-        return None, (f"{image.describe()}: the database is no whole number of migrations ({after.describe()}); "
-                      "nearest legitimate state differs: " + "; ".join(difference(after, nearest)[:3]))
-    return step, ""
-
-
 __all__ = [
     "MODES", "Allocate", "Create", "Image", "Mkdir", "Op", "PowerLossError", "PowerLossRun", "Rename", "Rmdir",
     "SqliteBuild", "Sync", "SyncAll", "Truncate", "Unlink", "Write", "WriteLog", "harness_sqlite", "images", "parse",
-    "power_loss_runs", "record", "reopen", "start_files", "strace_argv", "supported", "sync_points",
-    "unsupported_reason", "whole_state",
+    "power_loss_runs", "record", "start_files", "strace_argv", "supported", "sync_points",
+    "unsupported_reason",
 ]

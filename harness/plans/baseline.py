@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from harness.plans.spec import PlanSuite, Query
+from harness.sqlite.files import write_atomic
 from harness.sqlite.plans import PlanTree, render, tree_diff
 
 __all__ = ["path_for", "text_for", "read", "write", "diff"]
@@ -48,11 +47,7 @@ def write(path: Path, text: str) -> bool:
     """Write atomically; returns whether the content changed."""
     if read(path) == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))
     return True
 
 

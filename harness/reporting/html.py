@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
@@ -38,6 +37,7 @@ from markupsafe import Markup
 from harness.reporting import grid as grids_
 from harness.reporting.results import ERRORED, FAILED, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult, RunResult
 from harness.reporting.sanitize import clean, one_line
+from harness.sqlite.files import write_atomic
 
 __all__ = ["render", "write", "environment", "REPORT_NAME", "SLOWEST", "MAX_DETAILED"]
 
@@ -129,18 +129,7 @@ def write(run: RunResult, path: Path, **options: Any) -> None:
     path = Path(path)
     options.setdefault("report_dir", path.parent)
     data = render(run, **options).encode("utf-8", errors="replace")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data)
 
 
 # --- view model: every string cleaned here --------------------------------------------------

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -33,6 +31,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from harness.reporting.results import ERRORED, FAILED, PASSED, SKIPPED, WARNED, CaseResult, RunResult
 from harness.reporting.sanitize import clean, one_line
+from harness.sqlite.files import write_atomic
 
 __all__ = ["render", "write", "failure_message", "failure_body", "WARNING_PREFIX"]
 
@@ -112,18 +111,7 @@ def write(run: RunResult, path: Path) -> None:
     """Write ``render(run)`` to ``path`` as UTF-8, atomically (temp file + ``os.replace``)."""
     path = Path(path)
     data = render(run).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data)
 
 
 def _testcase(case: CaseResult) -> TestCase:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness.errors import InputError
+from harness.sqlite.files import write_atomic
 
 # Gate-level outcomes: a verdict judged against the case's severity.
 PASSED = "passed"
@@ -98,10 +99,7 @@ class RunResult:
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=True, default=str)
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, self.to_json().encode("utf-8"))
 
 
 def read(path: Path) -> RunResult:

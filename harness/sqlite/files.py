@@ -1,4 +1,4 @@
-"""Byte-level facts about files: digests, trees of digests, isolated copies.
+"""Byte-level facts about files: digests, trees of digests, isolated copies, atomic writes.
 
 These are how the harness proves "never modify an input", "nothing deleted" and
 "quarantined byte-identical" without trusting an engine's word.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -66,3 +67,21 @@ def missing_digests(before: Mapping[str, str], after_trees: Iterable[Mapping[str
     """Names in ``before`` whose exact bytes appear nowhere in ``after_trees`` (i.e. lost)."""
     present = {digest for tree in after_trees for digest in tree.values()}
     return sorted(name for name, digest in before.items() if digest not in present)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``: a reader (or a
+    run killed half-way) sees the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
