@@ -112,3 +112,17 @@ def test_one_run_keeps_connection_state_between_migrations(tmp_path: Path) -> No
     for version in range(1, 10):
         engine.migrate(stepped, version)
     assert (_like_mode(one_run), _like_mode(stepped)) == ("sensitive", "insensitive")
+
+
+def test_idempotent_goes_red_on_a_write_that_leaves_the_logical_state_equal(tmp_path: Path) -> None:
+    """Idempotency is judged on the bytes first: an engine whose second migrate rewrites
+    statistics changes no row or schema entry a state comparison reads, yet writes the file."""
+    case_id = case("v3-training-flag", "idempotent")
+    target = f"{MIGRATION_BUGS.as_posix()}:AnalyzesEveryMigrate"
+    run = run_gate(tmp_path, str(scenario_for(tmp_path, target, matrix_families(["v3-training-flag"]))),
+                   "--case", case_id)
+    assert run.status == 1, run.stdout + run.stderr
+    found = run.case(case_id)
+    assert run.outcome(case_id) == "failed", found
+    assert "migrating again at head is not a no-op" in found["summary"], found
+    assert "files changed: app.sqlite3" in found["summary"] + "\n" + found["details"], found

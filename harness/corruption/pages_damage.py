@@ -166,7 +166,7 @@ def find_overflow(r: Reader, rng: random.Random, *, tries: int = 64) -> tuple[st
             i = rng.choice(spilled)
             return name, leaf, i, r.cell(leaf, i)
     for name, root in roots:
-        for leaf in r.walk(root, leaves_only=True):
+        for leaf in r.walk(root, leaves_only=True, cells=False):
             spilled = _spilled_cells(r, leaf) if leaf.type == LEAF_TABLE else []
             if spilled:
                 return name, leaf, spilled[0], r.cell(leaf, spilled[0])
@@ -462,11 +462,16 @@ def _flip_local(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: rand
 def _flip_overflow(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: random.Random) -> str | None:
     """Flip a byte of an unindexed value where it continues on an overflow page."""
     by_name = {t.name: t for t in infos}
+    text_ok = r.encoding == "utf-8"
+    seen: set[tuple[int, int]] = set()
     for _ in range(16):
         found = find_overflow(r, rng, tries=16)
         if found is None:
             return None
         name, page, index, cell = found
+        if (page.number, index) in seen:
+            return None  # only the exhaustive walk's first cell is left: walking again finds it again
+        seen.add((page.number, index))
         table = by_name.get(name)
         if table is None:
             continue
@@ -476,19 +481,27 @@ def _flip_overflow(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: r
         except ValueError:
             continue
         spilled = [(c, f) for c, f in enumerate(fields) if c not in table.indexed and c != table.ipk
-                   and f.storage == "blob" and f.offset + f.size > cell.local_size]
+                   and (f.storage == "blob" or (f.storage == "text" and text_ok))
+                   and f.offset + f.size > cell.local_size]
         if not spilled:
             continue
         column, f = rng.choice(spilled)
-        pos = rng.randrange(max(f.offset, cell.local_size), f.offset + f.size)
-        k, within = divmod(pos - cell.local_size, r.usable - 4)
-        chain = r.overflow_chain(cell.overflow or 0, limit=k + 1)
-        if len(chain) <= k:
-            continue
-        mask = 1 << rng.randrange(8)
-        old, new = xor_at(setup.db, r.offset(chain[k]) + 4 + within, mask)
-        return (f"table {name}, rowid {cell.rowid}: column {table.columns[column]} (blob), payload byte {pos} on "
-                f"overflow page {chain[k]} (#{k + 1} of the chain): 0x{old:02x} -> 0x{new:02x}")
+        for _ in range(8):
+            pos = rng.randrange(max(f.offset, cell.local_size), f.offset + f.size)
+            k, within = divmod(pos - cell.local_size, r.usable - 4)
+            chain = r.overflow_chain(cell.overflow or 0, limit=k + 1)
+            if len(chain) <= k:
+                break
+            at = r.offset(chain[k]) + 4 + within
+            if f.storage == "text":  # an ASCII byte stays ASCII (valid UTF-8, never NUL) under these masks
+                if not 0x21 <= read_at(setup.db, at, 1)[0] <= 0x7D:
+                    continue
+                mask = rng.choice([1, 2, 4, 8, 16])
+            else:
+                mask = 1 << rng.randrange(8)
+            old, new = xor_at(setup.db, at, mask)
+            return (f"table {name}, rowid {cell.rowid}: column {table.columns[column]} ({f.storage}), payload byte "
+                    f"{pos} on overflow page {chain[k]} (#{k + 1} of the chain): 0x{old:02x} -> 0x{new:02x}")
     return None
 
 

@@ -123,7 +123,10 @@ def encode_value(value: object) -> bytes:
         return b"R" + struct.pack(">d", value)
     if isinstance(value, bytes):
         return b"B" + len(value).to_bytes(8, "big") + value
-    text = str(value).encode("utf-8", "surrogateescape" if _escaped(value) else "surrogatepass")
+    try:  # the common case first: a strict encode succeeds exactly when there is no surrogate
+        text = value.encode("utf-8")  # type: ignore[union-attr]
+    except (AttributeError, UnicodeEncodeError):
+        text = str(value).encode("utf-8", "surrogateescape" if _escaped(value) else "surrogatepass")
     return b"T" + len(text).to_bytes(8, "big") + text
 
 
@@ -223,11 +226,15 @@ class DbState:
         return self.readable and self.integrity == "ok" and not self.fk_violations
 
 
-def observe(db: Path, *, with_content: bool = True) -> DbState:
-    """Read everything the checks need from ``db`` in one pass, touching nothing."""
+def observe(db: Path, *, with_content: bool = True, with_files: bool = True) -> DbState:
+    """Read everything the checks need from ``db`` in one pass, touching nothing.
+
+    ``with_files=False`` skips hashing the files, a full extra read that only verdicts
+    about bytes (quarantine, read-only inputs) need.
+    """
     if not db.exists():
         return DbState(exists=False, files={}, readable=False, error="file does not exist")
-    files = db_digest(db)
+    files = db_digest(db) if with_files else {}
     try:
         header = read_header(db)
     except (NotADatabase, OSError) as exc:

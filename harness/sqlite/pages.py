@@ -449,8 +449,12 @@ class Reader:
 
     # --- b-tree walks --------------------------------------------------------------------
 
-    def walk(self, root: int, *, leaves_only: bool = False) -> Iterator[BtreePage]:
-        """Every page of the b-tree at ``root``, depth first, left to right (a cycle ends it)."""
+    def walk(self, root: int, *, leaves_only: bool = False, cells: bool = True) -> Iterator[BtreePage]:
+        """Every page of the b-tree at ``root``, depth first, left to right (a cycle ends it).
+
+        ``cells=False`` yields pages without their parsed cells (children are read from the
+        cell pointers alone): a whole-tree scan then costs little more than reading it.
+        """
         stack = [root]
         seen: set[int] = set()
         while stack:
@@ -458,10 +462,14 @@ class Reader:
             if number in seen:
                 continue
             seen.add(number)
-            page = self.btree_page(number)
+            page = self.btree_page(number, cells=cells)
             if not (leaves_only and not page.is_leaf):
                 yield page
-            stack.extend(reversed(page.children))
+            if page.is_leaf:
+                continue
+            children = page.children if cells else tuple(
+                self.child(page, i) for i in range(page.cell_count + 1))
+            stack.extend(reversed(children))
 
     def child(self, page: BtreePage, index: int) -> int:
         """Child ``index`` of an interior page (``cell_count`` is the right child), read from
