@@ -82,10 +82,14 @@ def make_hot_journal(db: Path, statements: list[str] | None = None, *, cache_pag
     return found
 
 
+JOURNAL_RECORDS_READ = 12
+
+
 def _journal(setup: DamageSetup) -> JournalMap:
     if not setup.journal.is_file():
         raise Unsupported(f"{setup.journal.name} does not exist")
-    found = read_journal(setup.journal, verify=False, segments=1)  # the first segment is enough
+    # the first segment's first records are enough: every damage here acts on the header or record 0
+    found = read_journal(setup.journal, verify=False, segments=1, records=JOURNAL_RECORDS_READ)
     if not found.hot_candidate:
         raise Unsupported(f"{setup.journal.name} is no hot journal (no header or no records)")
     return found
@@ -94,8 +98,10 @@ def _journal(setup: DamageSetup) -> JournalMap:
 def _pages(j: JournalMap) -> str:
     """The journal's first segment (later ones, one per sync, are not read)."""
     pages = sorted(set(j.record_pages))
-    shown = ", ".join(map(str, pages[:12])) + (", ..." if len(pages) > 12 else "")
-    return (f"{j.file_size} bytes; first segment: {j.record_count} records (pages {shown}), the database had "
+    segment = j.segments[0]
+    count = segment.records if segment.records != 0xFFFFFFFF else "to-the-end"
+    shown = ", ".join(map(str, pages[:12])) + (", ..." if segment.records > len(j.record_pages) else "")
+    return (f"{j.file_size} bytes; first segment: {count} records (first pages {shown}), the database had "
             f"{j.segments[0].initial_pages} pages before the transaction")
 
 

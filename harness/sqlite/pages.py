@@ -982,11 +982,14 @@ def journal_checksum(init: int, page: bytes) -> int:
     return total & 0xFFFFFFFF
 
 
-def read_journal(path: Path | str, *, verify: bool = True, segments: int | None = None) -> JournalMap:
+def read_journal(path: Path | str, *, verify: bool = True, segments: int | None = None,
+                 records: int | None = None) -> JournalMap:
     """A rollback journal's segments and records. ``verify``: read every record's page to
     check its checksum (else only page numbers and stored checksums are looked at, through
     ``mmap`` and strided reads, and the checksums count as good). ``segments``: stop after
-    that many segments (a journal synced often has one per sync, each a few records)."""
+    that many segments (a journal synced often has one per sync, each a few records).
+    ``records``: read at most that many records of each segment (a damage needs the first
+    few; reading every record's page number touches every page of a large journal)."""
     limit = segments
     path = Path(path)
     size = path.stat().st_size
@@ -1010,6 +1013,9 @@ def read_journal(path: Path | str, *, verify: bool = True, segments: int | None 
             record_size = page_size + 8
             available = max(0, (size - start) // record_size)
             n = available if n_rec == 0xFFFFFFFF else min(n_rec, available)
+            whole = n
+            if records is not None:
+                n = min(n, records)
             first, = _strided_u32(data, start, n, record_size, 1)
             stored, = _strided_u32(data, start + 4 + page_size, n, record_size, 1) if n else ([],)
             offsets.extend(range(start, start + n * record_size, record_size))
@@ -1023,7 +1029,7 @@ def read_journal(path: Path | str, *, verify: bool = True, segments: int | None 
                 oks.extend([True] * n)
             if n_rec in (0, 0xFFFFFFFF):
                 break
-            offset = -(-(start + n * record_size) // sector) * sector  # next header: on a sector boundary
+            offset = -(-(start + whole * record_size) // sector) * sector  # next header: on a sector boundary
     return JournalMap(path, size, tuple(found), tuple(offsets), tuple(pages), tuple(checksums), tuple(oks))
 
 
