@@ -20,25 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import floor, naive, project, run  # noqa: E402
+from gate_helpers import query  # noqa: E402
 
 M, N, S = 6, 3, 64 * 1024
 
 
-def _schema(db: Path) -> list[tuple[str, str, str]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT type, name, sql FROM sqlite_schema WHERE name != 'schema_migrations' "
-                            "ORDER BY name").fetchall()
-    finally:
-        conn.close()
+def _schema(db: Path) -> list[tuple]:
+    return query(db, "SELECT type, name, sql FROM sqlite_schema WHERE name != 'schema_migrations' ORDER BY name")
 
 
 def _count(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
+    return query(db, sql)[0][0]
 
 
 @pytest.fixture(scope="module")
