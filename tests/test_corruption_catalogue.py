@@ -532,6 +532,15 @@ def test_strategy_plans_reapply_byte_for_byte_and_print_their_seed(data, base: P
     assert results[0] != base.read_bytes(), plan.describe()
 
 
+def test_a_swap_never_exchanges_two_free_pages(page_map) -> None:
+    """Free pages are often all zero, and SQLite reads none of them: exchanging two is no damage."""
+    free = [n for n in range(2, page_map.page_count + 1) if page_map.role(n) == "freelist-leaf"]
+    assert len(free) >= 2, "the base database has free pages to choose from"
+    plans = [plan_from_seed(page_map, seed, "swap") for seed in range(600)]
+    assert any(op.roles[0] == "freelist-leaf" for p in plans for op in p.ops)
+    assert not [p.describe() for p in plans for op in p.ops if op.roles == ("freelist-leaf", "freelist-leaf")]
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_strategy_flips_land_in_pages_of_the_chosen_role(data, page_map) -> None:

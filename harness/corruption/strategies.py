@@ -178,7 +178,10 @@ def plan_from_seed(page_map: PageMap, seed: int, kind: str = "flip", *, roles: t
             raise ValueError("fewer than two pages besides page 1 to swap")
         pool = [n for role in available for n in by_role[role] if n != 1] or list(range(2, count + 1))
         a = rng.choice(pool)
-        b = rng.choice([n for n in range(2, count + 1) if n != a])
+        others = [n for n in range(2, count + 1) if n != a]
+        if page_map.role(a) == "freelist-leaf":  # two free pages exchanged damage nothing SQLite reads
+            others = [n for n in others if page_map.role(n) != "freelist-leaf"] or others
+        b = rng.choice(others)
         ops.append(Swap(a, b, (page_map.role(a), page_map.role(b))))
     return DamagePlan(seed, kind, ps, count, tuple(ops))
 
