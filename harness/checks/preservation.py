@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from harness.lint import IDENT, OP, STRING, WORD, Token, tokenize
 from harness.sqlite import inspect
 
 _FIX = re.compile(r"^\s*(\w+)\.(\w+)\s*->\s*(\w+)\.(\w+)\s*$")
@@ -57,7 +58,7 @@ class Declared:
     lineage: "_Lineage | None" = field(default=None, compare=False, hash=False, repr=False)
 
     @cached_property
-    def _names(self) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    def _names(self) -> tuple[frozenset[tuple[str, str]], frozenset[str], frozenset[str]]:
         return (frozenset((t.lower(), c.lower()) for t, c in self.columns),
                 frozenset(t.lower() for t in self.tables), frozenset(t.lower() for t in self.rebuilt))
 
@@ -158,15 +159,6 @@ class _Lineage:
         self.live[new.lower()] = table
 
 
-_TOKEN = re.compile(r"""
-    (?P<space>\s+|--[^\n]*|/\*.*?(?:\*/|\Z))
-  | (?P<string>'(?:[^']|'')*'|[xX]'[0-9A-Fa-f]*')
-  | (?P<quoted>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
-  | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
-  | (?P<word>[^\W\d][\w$]*)
-  | (?P<param>[?:@$][\w$]*)
-  | (?P<op>\|\||<=|>=|==|!=|<>|<<|>>|->>|->|.)
-""", re.S | re.X)
 #: Words that end a FROM clause's list of tables, or cannot be a table's alias.
 _AFTER_TABLE = frozenset({
     "WHERE", "GROUP", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "WINDOW", "HAVING", "RETURNING", "ON",
@@ -181,52 +173,22 @@ _EXPRESSION_WORDS = frozenset({
 _CONSTRAINT_START = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
 
 
-@dataclass(frozen=True)
-class _Tok:
-    kind: str  # word, quoted, string, number, param, op
-    text: str
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper() if self.kind == "word" else ""
-
-    @property
-    def name(self) -> str | None:
-        """The identifier it is (unquoted), or None."""
-        if self.kind == "word":
-            return self.text
-        if self.kind == "quoted":
-            return _unquote(self.text)
-        if self.kind == "string":  # SQLite accepts 'name' where an identifier is expected
-            return self.text[1:-1].replace("''", "'")
-        return None
-
-
-def _tokens(text: str) -> list[_Tok]:
-    found = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup or "op"
-        if kind != "space":
-            found.append(_Tok(kind, match.group()))
-    return found
-
-
-def _top_level_split(tokens: Sequence[_Tok], separator: str = ",") -> list[list[_Tok]]:
-    parts: list[list[_Tok]] = [[]]
+def _top_level_split(tokens: Sequence[Token], separator: str = ",") -> list[list[Token]]:
+    parts: list[list[Token]] = [[]]
     depth = 0
     for tok in tokens:
         if tok.text == "(":
             depth += 1
         elif tok.text == ")":
             depth -= 1
-        if depth == 0 and tok.kind == "op" and tok.text == separator:
+        if depth == 0 and tok.kind == OP and tok.text == separator:
             parts.append([])
         else:
             parts[-1].append(tok)
     return [p for p in parts if p]
 
 
-def _group(tokens: Sequence[_Tok], start: int) -> int:
+def _group(tokens: Sequence[Token], start: int) -> int:
     """The index just past the parenthesised group opening at ``start``."""
     depth = 0
     for i in range(start, len(tokens)):
@@ -237,17 +199,28 @@ def _group(tokens: Sequence[_Tok], start: int) -> int:
     return len(tokens)
 
 
-def _table_name(tokens: Sequence[_Tok], i: int) -> tuple[str | None, int]:
+def _top_level_find(tokens: Sequence[Token], start: int, *words: str) -> int:
+    """The index of the first of ``words`` from ``start`` outside parentheses (else the end)."""
+    depth = 0
+    for j in range(start, len(tokens)):
+        depth += tokens[j].text == "("
+        depth -= tokens[j].text == ")"
+        if depth == 0 and tokens[j].word in words:
+            return j
+    return len(tokens)
+
+
+def _table_name(tokens: Sequence[Token], i: int) -> tuple[str | None, int]:
     """A possibly schema-qualified table name at ``i``: (name, index after it)."""
-    if i >= len(tokens) or tokens[i].name is None or tokens[i].kind == "string":
+    if i >= len(tokens) or tokens[i].name is None or tokens[i].kind == STRING:
         return None, i
     if i + 2 < len(tokens) and tokens[i + 1].text == "." and tokens[i + 2].name is not None:
         return tokens[i + 2].name, i + 3
     return tokens[i].name, i + 1
 
 
-def _skip_words(tokens: Sequence[_Tok], i: int, *words: str) -> int:
-    while i < len(tokens) and tokens[i].upper in words:
+def _skip_words(tokens: Sequence[Token], i: int, *words: str) -> int:
+    while i < len(tokens) and tokens[i].word in words:
         i += 1
     return i
 
@@ -267,18 +240,18 @@ class _Reader:
             self.columns.add((origin, col))
 
     def statement(self, text: str) -> None:
-        tokens = _tokens(text)
+        tokens = tokenize(text)
         if not tokens:
             return
-        first = tokens[0].upper
+        first = tokens[0].word
         if first == "CREATE":
             self._create(tokens)
         elif first == "ALTER":
             self._alter(tokens)
-        elif first == "DROP" and len(tokens) > 1 and tokens[1].upper == "TABLE":
+        elif first == "DROP" and len(tokens) > 1 and tokens[1].word == "TABLE":
             name, _ = _table_name(tokens, _skip_words(tokens, 2, "IF", "EXISTS"))
             if name:
-                if_exists = len(tokens) > 2 and tokens[2].upper == "IF"
+                if_exists = len(tokens) > 2 and tokens[2].word == "IF"
                 if not if_exists or self.lineage.exists(name) or name.lower() not in self.lineage.touched:
                     self.lineage.drop(name)
         elif first == "DELETE":
@@ -290,12 +263,12 @@ class _Reader:
         elif first in ("INSERT", "REPLACE"):
             self._insert(tokens)
 
-    def _create(self, tokens: list[_Tok]) -> None:
+    def _create(self, tokens: list[Token]) -> None:
         i = _skip_words(tokens, 1, "TEMP", "TEMPORARY", "VIRTUAL")
-        if i >= len(tokens) or tokens[i].upper != "TABLE":
+        if i >= len(tokens) or tokens[i].word != "TABLE":
             return
         i += 1
-        if_not_exists = i < len(tokens) and tokens[i].upper == "IF"
+        if_not_exists = i < len(tokens) and tokens[i].word == "IF"
         name, i = _table_name(tokens, _skip_words(tokens, i, "IF", "NOT", "EXISTS"))
         if not name:
             return
@@ -303,31 +276,31 @@ class _Reader:
             self.lineage.get(name)  # there already (or a legacy table): nothing changes
             return
         table = self.lineage.create(name)
-        if i < len(tokens) and tokens[i].upper == "AS":
+        if i < len(tokens) and tokens[i].word == "AS":
             self._copy(table, None, tokens[i + 1:])
         elif i < len(tokens) and tokens[i].text == "(":
             body = tokens[i + 1:_group(tokens, i) - 1]
             for definition in _top_level_split(body):
-                if definition[0].upper not in _CONSTRAINT_START and definition[0].name:
+                if definition[0].word not in _CONSTRAINT_START and definition[0].name:
                     table.cols[definition[0].name.lower()] = frozenset()
             table.known = True
 
-    def _alter(self, tokens: list[_Tok]) -> None:
-        if len(tokens) < 2 or tokens[1].upper != "TABLE":
+    def _alter(self, tokens: list[Token]) -> None:
+        if len(tokens) < 2 or tokens[1].word != "TABLE":
             return
         name, i = _table_name(tokens, 2)
         if not name or i >= len(tokens):
             return
-        action = tokens[i].upper
+        action = tokens[i].word
         if action == "RENAME":
             i += 1
-            if i < len(tokens) and tokens[i].upper == "TO":
+            if i < len(tokens) and tokens[i].word == "TO":
                 new, _ = _table_name(tokens, i + 1)
                 if new:
                     self.lineage.rename(name, new)
                 return
             i = _skip_words(tokens, i, "COLUMN")
-            if i + 2 < len(tokens) and tokens[i + 1].upper == "TO" and tokens[i].name and tokens[i + 2].name:
+            if i + 2 < len(tokens) and tokens[i + 1].word == "TO" and tokens[i].name and tokens[i + 2].name:
                 table = self.lineage.get(name)
                 old, new = tokens[i].name.lower(), tokens[i + 2].name.lower()
                 sources = table.lookup(old)
@@ -347,26 +320,19 @@ class _Reader:
             if i < len(tokens) and tokens[i].name:
                 self.lineage.get(name).cols[tokens[i].name.lower()] = frozenset()
 
-    def _update(self, text: str, tokens: list[_Tok]) -> None:
+    def _update(self, text: str, tokens: list[Token]) -> None:
         name, i = _table_name(tokens, _skip_words(tokens, 1, "OR", "ROLLBACK", "ABORT", "REPLACE", "FAIL",
                                                   "IGNORE"))
         if not name:
             return
         table = self.lineage.get(name)
-        if i < len(tokens) and tokens[i].upper == "AS":
+        if i < len(tokens) and tokens[i].word == "AS":
             i += 2
-        elif i < len(tokens) and tokens[i].upper != "SET" and tokens[i].name:
+        elif i < len(tokens) and tokens[i].word != "SET" and tokens[i].name:
             i += 1  # an alias
-        if i >= len(tokens) or tokens[i].upper != "SET":
+        if i >= len(tokens) or tokens[i].word != "SET":
             return
-        end = len(tokens)
-        depth = 0
-        for j in range(i + 1, len(tokens)):
-            depth += tokens[j].text == "("
-            depth -= tokens[j].text == ")"
-            if depth == 0 and tokens[j].upper in ("FROM", "WHERE", "RETURNING", "ORDER", "LIMIT"):
-                end = j
-                break
+        end = _top_level_find(tokens, i + 1, "FROM", "WHERE", "RETURNING", "ORDER", "LIMIT")
         for assignment in _top_level_split(tokens[i + 1:end]):
             target = []
             for tok in assignment:
@@ -380,13 +346,13 @@ class _Reader:
             for column in names:
                 self.declare(table, column)
 
-    def _insert(self, tokens: list[_Tok]) -> None:
-        replace = tokens[0].upper == "REPLACE"
+    def _insert(self, tokens: list[Token]) -> None:
+        replace = tokens[0].word == "REPLACE"
         i = 1
-        if i + 1 < len(tokens) and tokens[i].upper == "OR":
-            replace = replace or tokens[i + 1].upper == "REPLACE"
+        if i + 1 < len(tokens) and tokens[i].word == "OR":
+            replace = replace or tokens[i + 1].word == "REPLACE"
             i += 2
-        if i >= len(tokens) or tokens[i].upper != "INTO":
+        if i >= len(tokens) or tokens[i].word != "INTO":
             return
         name, i = _table_name(tokens, i + 1)
         if not name:
@@ -394,54 +360,47 @@ class _Reader:
         table = self.lineage.get(name)
         if replace:
             self.declare(table, "*")
-        if i + 1 < len(tokens) and tokens[i].upper == "AS":
+        if i + 1 < len(tokens) and tokens[i].word == "AS":
             i += 2
         targets: list[str] | None = None
         if i < len(tokens) and tokens[i].text == "(":
             end = _group(tokens, i)
-            targets = [t.name.lower() for t in tokens[i + 1:end - 1] if t.name and t.kind != "string"]
+            targets = [t.name.lower() for t in tokens[i + 1:end - 1] if t.name and t.kind != STRING]
             i = end
-        if i < len(tokens) and tokens[i].upper in ("SELECT", "WITH"):
+        if i < len(tokens) and tokens[i].word in ("SELECT", "WITH"):
             self._copy(table, targets, tokens[i:])
 
     # -- INSERT … SELECT, CREATE TABLE … AS SELECT ----------------------------------------------
 
-    def _copy(self, table: _Table, targets: list[str] | None, tokens: list[_Tok]) -> None:
+    def _copy(self, table: _Table, targets: list[str] | None, tokens: list[Token]) -> None:
         """Rows copied into ``table`` by a SELECT: which legacy values each column now holds."""
-        if tokens and tokens[0].upper == "WITH":
+        if tokens and tokens[0].word == "WITH":
             return  # common table expressions: their columns are not followed
         for part in self._compound_parts(tokens):
             self._copy_select(table, targets, part)
 
     @staticmethod
-    def _compound_parts(tokens: list[_Tok]) -> list[list[_Tok]]:
-        parts: list[list[_Tok]] = [[]]
+    def _compound_parts(tokens: list[Token]) -> list[list[Token]]:
+        parts: list[list[Token]] = [[]]
         depth = 0
         i = 0
         while i < len(tokens):
             tok = tokens[i]
             depth += tok.text == "("
             depth -= tok.text == ")"
-            if depth == 0 and tok.upper in _COMPOUND:
+            if depth == 0 and tok.word in _COMPOUND:
                 parts.append([])
                 i = _skip_words(tokens, i + 1, "ALL")
                 continue
             parts[-1].append(tok)
             i += 1
-        return [p for p in parts if p and p[0].upper == "SELECT"]
+        return [p for p in parts if p and p[0].word == "SELECT"]
 
-    def _copy_select(self, table: _Table, targets: list[str] | None, tokens: list[_Tok]) -> None:
+    def _copy_select(self, table: _Table, targets: list[str] | None, tokens: list[Token]) -> None:
         i = _skip_words(tokens, 1, "DISTINCT", "ALL")
-        end = len(tokens)
-        depth = 0
-        for j in range(i, len(tokens)):
-            depth += tokens[j].text == "("
-            depth -= tokens[j].text == ")"
-            if depth == 0 and tokens[j].upper in ("FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "WINDOW"):
-                end = j
-                break
+        end = _top_level_find(tokens, i, "FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "WINDOW")
         items = _top_level_split(tokens[i:end])
-        sources = self._sources(tokens[end + 1:]) if end < len(tokens) and tokens[end].upper == "FROM" else {}
+        sources = self._sources(tokens[end + 1:]) if end < len(tokens) and tokens[end].word == "FROM" else {}
         for source in sources.values():
             table.rows |= source.rows
         if targets is None and table.known:
@@ -465,16 +424,16 @@ class _Reader:
                 continue  # an unnamed expression in a table without a column list
             table.cols[target.lower()] = table.lookup(target) | values
 
-    def _sources(self, tokens: list[_Tok]) -> dict[str, _Table]:
+    def _sources(self, tokens: list[Token]) -> dict[str, _Table]:
         """Name and alias -> table, for the tables of a FROM clause (not subqueries)."""
         found: dict[str, _Table] = {}
         i, expect = 0, True  # expect: at the start of a table reference
         while i < len(tokens):
             tok = tokens[i]
-            if tok.upper in _COMPOUND or tok.upper in ("WHERE", "GROUP", "ORDER", "LIMIT", "WINDOW", "HAVING",
+            if tok.word in _COMPOUND or tok.word in ("WHERE", "GROUP", "ORDER", "LIMIT", "WINDOW", "HAVING",
                                                          "RETURNING"):
                 break
-            if tok.text == "," or tok.upper == "JOIN":
+            if tok.text == "," or tok.word == "JOIN":
                 i, expect = i + 1, True
                 continue
             if tok.text == "(":  # a subquery (its alias follows) or an ON / USING expression
@@ -492,9 +451,9 @@ class _Reader:
             if j < len(tokens) and tokens[j].text == "(":  # a table-valued function: json_each(…)
                 j, table = _group(tokens, j), None
             alias = None
-            if j + 1 < len(tokens) and tokens[j].upper == "AS":
+            if j + 1 < len(tokens) and tokens[j].word == "AS":
                 alias, j = tokens[j + 1].name, j + 2
-            elif j < len(tokens) and tokens[j].kind in ("word", "quoted") and tokens[j].upper not in _AFTER_TABLE:
+            elif j < len(tokens) and tokens[j].kind in (WORD, IDENT) and tokens[j].word not in _AFTER_TABLE:
                 alias, j = tokens[j].name, j + 1
             if table is not None:
                 found[name.lower()] = table
@@ -503,19 +462,19 @@ class _Reader:
             i = j
         return found
 
-    def _item(self, item: list[_Tok], sources: dict[str, _Table]) -> tuple[str | None, frozenset[Source]]:
+    def _item(self, item: list[Token], sources: dict[str, _Table]) -> tuple[str | None, frozenset[Source]]:
         """A select item's output name and the legacy values it carries."""
         alias = None
-        if len(item) >= 3 and item[-2].upper == "AS" and item[-1].name:
+        if len(item) >= 3 and item[-2].word == "AS" and item[-1].name:
             alias, item = item[-1].name, item[:-2]
-        elif len(item) >= 2 and item[-1].kind in ("word", "quoted") and item[-1].upper not in _EXPRESSION_WORDS \
-                and item[-2].upper != "COLLATE" and (item[-2].kind != "op" or item[-2].text == ")"):
+        elif len(item) >= 2 and item[-1].kind in (WORD, IDENT) and item[-1].word not in _EXPRESSION_WORDS \
+                and item[-2].word != "COLLATE" and (item[-2].kind != OP or item[-2].text == ")"):
             alias, item = item[-1].name, item[:-1]
         exact = self._column_ref(item)
-        if exact is None and len(item) >= 6 and item[0].upper == "CAST" and item[1].text == "(" \
+        if exact is None and len(item) >= 6 and item[0].word == "CAST" and item[1].text == "(" \
                 and _group(item, 1) == len(item):
             inner = item[2:]
-            as_at = next((k for k, t in enumerate(inner) if t.upper == "AS"), None)
+            as_at = next((k for k, t in enumerate(inner) if t.word == "AS"), None)
             exact = self._column_ref(inner[:as_at]) if as_at is not None else None
         if exact is not None:
             qualifier, column = exact
@@ -523,11 +482,11 @@ class _Reader:
             return alias or column, values
         values: set[Source] = set()
         for k, tok in enumerate(item):
-            if tok.kind not in ("word", "quoted") or tok.upper in _EXPRESSION_WORDS:
+            if tok.kind not in (WORD, IDENT) or tok.word in _EXPRESSION_WORDS:
                 continue
             if k + 1 < len(item) and item[k + 1].text in ("(", "."):
                 continue  # a function, or the qualifier of the next name
-            if k > 0 and item[k - 1].upper == "AS":
+            if k > 0 and item[k - 1].word == "AS":
                 continue  # CAST(… AS type)
             qualifier = item[k - 2].name if k >= 2 and item[k - 1].text == "." else None
             for source in self._resolve(qualifier, sources):
@@ -535,10 +494,10 @@ class _Reader:
         return alias, frozenset(values)
 
     @staticmethod
-    def _column_ref(item: Sequence[_Tok]) -> tuple[str | None, str] | None:
-        if len(item) == 1 and item[0].kind in ("word", "quoted") and item[0].upper not in _EXPRESSION_WORDS:
+    def _column_ref(item: Sequence[Token]) -> tuple[str | None, str] | None:
+        if len(item) == 1 and item[0].kind in (WORD, IDENT) and item[0].word not in _EXPRESSION_WORDS:
             return None, item[0].name or ""
-        if len(item) == 3 and item[1].text == "." and item[0].name and item[2].name and item[2].kind != "string":
+        if len(item) == 3 and item[1].text == "." and item[0].name and item[2].name and item[2].kind != STRING:
             return item[0].name, item[2].name
         return None
 
@@ -548,12 +507,6 @@ class _Reader:
             found = sources.get(qualifier.lower())
             return [found] if found else []
         return list({id(s): s for s in sources.values()}.values())
-
-
-def _unquote(name: str) -> str:
-    if name[:1] in "\"`[" and len(name) > 1:
-        return name[1:-1].replace('""', '"')
-    return name
 
 
 def declared_mutations(sql_texts: Iterable[str]) -> Declared:
