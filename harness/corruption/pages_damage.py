@@ -400,6 +400,12 @@ def schema_damaged(setup: DamageSetup, rng: random.Random) -> Done:
 # ------------------------------------------------------------------------------------------
 
 
+#: A byte of text in this range stays printable ASCII under any of these masks: the flipped
+#: text is still valid UTF-8 and holds no NUL.
+TEXT_SAFE = range(0x21, 0x7E)
+TEXT_MASKS = (1, 2, 4, 8, 16)
+
+
 def _flip_value(payload: bytes, f: Field, rng: random.Random, text_ok: bool) -> tuple[int, int] | None:
     """(offset in the payload, mask) changing the value of field ``f`` into another valid
     value of the same size; None if ``f`` has no such byte."""
@@ -411,10 +417,9 @@ def _flip_value(payload: bytes, f: Field, rng: random.Random, text_ok: bool) -> 
     if storage == "blob":
         return f.offset + rng.randrange(f.size), 1 << rng.randrange(8)
     if storage == "text" and text_ok:
-        # an ASCII byte stays ASCII (valid UTF-8, never NUL) under these masks
-        spots = [i for i in range(f.offset, f.offset + f.size) if 0x21 <= payload[i] <= 0x7D]
+        spots = [i for i in range(f.offset, f.offset + f.size) if payload[i] in TEXT_SAFE]
         if spots:
-            return rng.choice(spots), rng.choice([1, 2, 4, 8, 16])
+            return rng.choice(spots), rng.choice(TEXT_MASKS)
     return None
 
 
@@ -493,10 +498,10 @@ def _flip_overflow(setup: DamageSetup, r: Reader, infos: list[TableInfo], rng: r
             if len(chain) <= k:
                 break
             at = r.offset(chain[k]) + 4 + within
-            if f.storage == "text":  # an ASCII byte stays ASCII (valid UTF-8, never NUL) under these masks
-                if not 0x21 <= read_at(setup.db, at, 1)[0] <= 0x7D:
+            if f.storage == "text":
+                if read_at(setup.db, at, 1)[0] not in TEXT_SAFE:
                     continue
-                mask = rng.choice([1, 2, 4, 8, 16])
+                mask = rng.choice(TEXT_MASKS)
             else:
                 mask = 1 << rng.randrange(8)
             old, new = xor_at(setup.db, at, mask)
