@@ -13,9 +13,11 @@ record, JUnit/HTML), which ``run.py`` measures as the difference between whole r
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
@@ -87,28 +89,13 @@ def measure(migrations: Path, fixtures: list[Path], work: Path, *, repeats: int 
 
 
 def _floor_migrate(db: Path, migrations: list[tuple[int, str, str]]) -> None:
-    import sqlite3
-
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        applied = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-        for version, script, _ in migrations:
-            if version > applied:
-                conn.executescript(script)
-    finally:
-        conn.close()
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        floor_mod.migrate(conn, migrations)
 
 
 def _floor_checks(db: Path) -> None:
-    import sqlite3
-
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("PRAGMA integrity_check").fetchall()
-        conn.execute("PRAGMA foreign_key_check").fetchall()
-        conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name").fetchall()
-    finally:
-        conn.close()
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        floor_mod.checks(conn)
 
 
 STATE = "idempotent, only on a change: state_of (every row read and hashed), once"

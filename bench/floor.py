@@ -39,6 +39,23 @@ def load_migrations(directory: Path) -> list[tuple[int, str, str]]:
     return out
 
 
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> int:
+    """Apply the migrations past the recorded version; how many ran."""
+    applied = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    pending = [m for m in migrations if m[0] > applied]
+    for _, script, _ in pending:
+        conn.executescript(script)
+    return len(pending)
+
+
+def checks(conn: sqlite3.Connection) -> tuple[bool, int]:
+    """integrity_check, foreign_key_check and a schema read: (sound, schema objects)."""
+    integrity = conn.execute("PRAGMA integrity_check").fetchall()
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+    schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name").fetchall()
+    return integrity == [("ok",)] and not violations, len(schema)
+
+
 def check_one(source: Path, migrations: list[tuple[int, str, str]], scratch: Path, *,
               keep: bool = False) -> dict[str, object]:
     """One fixture's matrix work; ``keep`` leaves the upgraded copy at ``scratch/app.sqlite3``."""
@@ -46,18 +63,13 @@ def check_one(source: Path, migrations: list[tuple[int, str, str]], scratch: Pat
     shutil.copyfile(source, db)
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        applied = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-        pending = [m for m in migrations if m[0] > applied]
-        for _, script, _ in pending:
-            conn.executescript(script)
-        integrity = conn.execute("PRAGMA integrity_check").fetchall()
-        violations = conn.execute("PRAGMA foreign_key_check").fetchall()
-        schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name").fetchall()
+        applied = migrate(conn, migrations)
+        ok, objects = checks(conn)
     finally:
         conn.close()
     if not keep:
         os.unlink(db)
-    return {"applied": len(pending), "ok": integrity == [("ok",)] and not violations, "objects": len(schema)}
+    return {"applied": applied, "ok": ok, "objects": objects}
 
 
 def run(migrations_dir: Path, fixtures: list[Path], scratch_dir: Path | None = None) -> dict[str, object]:
