@@ -189,14 +189,14 @@ class ProcessFault:
 
     def available(self) -> str:
         """'' when strace can inject here, else why not."""
-        from harness.corruption.faults import strace_reason
+        from harness.tracing.strace import strace_reason
 
         return strace_reason()
 
     def wrap(self, argv: list[str] | tuple[str, ...]) -> list[str]:
-        from harness.corruption.faults import strace_argv
+        from harness.corruption.faults import strace_argv_for
 
-        return strace_argv(self, list(argv))
+        return strace_argv_for(self, list(argv))
 
     def run(self, fn: Callable[[], Any], *, timeout: float = 120.0) -> Any:
         from harness.corruption.faults import run_with_fault

@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pickle
 import random
 import select
-import signal
 import stat
 import struct
 import subprocess
@@ -54,9 +52,8 @@ from typing import Any
 from harness.corruption.catalogue import (
     NEED_IMMUTABLE, NEED_STRACE, TRANSIENT, DamageSetup, Done, ProcessFault, Unsupported, kind,
 )
-
-WRITE_CALLS = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
-READ_CALLS = ("pread64",)
+from harness.tracing import fork
+from harness.tracing.strace import READ_CALLS, WRITE_CALLS, StraceTool, strace_argv, strace_reason, strace_tool
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
 FS_IMMUTABLE_FL = 0x00000010
@@ -67,35 +64,21 @@ FS_IMMUTABLE_FL = 0x00000010
 # ------------------------------------------------------------------------------------------
 
 
-def strace_reason() -> str:
-    """'' when strace can inject faults here, else why not (probed once per process)."""
-    from harness.engines.faults import strace_tool
-
-    tool = strace_tool()
-    return "" if tool.usable else (tool.reason or "strace is not usable")
-
-
-def _strace_path() -> str:
-    from harness.engines.faults import strace_tool
-
+def _strace() -> StraceTool:
     tool = strace_tool()
     if not tool.usable or tool.path is None:
         raise Unsupported(f"strace cannot inject faults here: {tool.reason}")
-    return tool.path
+    return tool
 
 
-def _strace_options(fault: ProcessFault) -> list[str]:
-    command = ["-f", "-qq", "-e", "signal=none", "-o", os.devnull, "-e", "trace=" + ",".join(fault.syscalls)]
-    for path in fault.paths:
-        command += ["-P", str(path)]
-    for expression in fault.inject:
-        command += ["-e", f"inject={expression}"]
-    return command
+def strace_argv_for(fault: ProcessFault, argv: list[str] | None = None, *, attach: int | None = None) -> list[str]:
+    """``argv`` run under strace (or strace attached to ``attach``) with the fault injected."""
+    return strace_argv(_strace(), argv or (), output=os.devnull, calls=fault.syscalls, paths=fault.paths,
+                       inject=fault.inject, attach=attach)
 
 
-def strace_argv(fault: ProcessFault, argv: list[str]) -> list[str]:
-    """``argv`` run under strace with the fault injected (for command engines)."""
-    return [_strace_path(), *_strace_options(fault), "--", *argv]
+class ChildFailed(RuntimeError):
+    """The child died without a result."""
 
 
 def _traced(pid: int) -> bool:
@@ -109,10 +92,6 @@ def _traced(pid: int) -> bool:
     return False
 
 
-class ChildFailed(RuntimeError):
-    """The child died without a result, or its exception could not be sent back."""
-
-
 def run_with_fault(fault: ProcessFault, fn: Callable[[], Any], *, timeout: float = 120.0) -> Any:
     """Call ``fn`` in a forked child with ``fault`` injected into its system calls; return
     its result or raise its exception (for in-process engines).
@@ -120,71 +99,37 @@ def run_with_fault(fault: ProcessFault, fn: Callable[[], Any], *, timeout: float
     The child waits until strace has attached (``TracerPid`` in /proc) before it calls
     ``fn``; strace ends with it.
     """
-    strace = _strace_path()
-    result_r, result_w = os.pipe()
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(result_r)
-        os.close(go_w)
-        try:
-            os.read(go_r, 1)
-            try:
-                payload = pickle.dumps((True, fn()))
-            except BaseException as exc:  # noqa: BLE001 - sent back to the parent
-                try:
-                    payload = pickle.dumps((False, exc))
-                except Exception:  # noqa: BLE001
-                    payload = pickle.dumps((False, ChildFailed(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(result_w, "wb") as out:
-                out.write(payload)
-        finally:
-            os._exit(0)
-    os.close(result_w)
-    os.close(go_r)
-    tracer = subprocess.Popen([strace, *_strace_options(fault), "-p", str(pid)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    try:
+    tracers: list[subprocess.Popen[bytes]] = []
+
+    def attach(pid: int) -> None:
+        tracer = subprocess.Popen(strace_argv_for(fault, attach=pid), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        tracers.append(tracer)
+        deadline = time.monotonic() + timeout
         while not _traced(pid):
             if tracer.poll() is not None or time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                raise Unsupported(f"strace did not attach: {tracer.stderr.read().decode(errors='replace')[-300:]}"
-                                  if tracer.stderr else "strace did not attach")
+                error = tracer.stderr.read().decode(errors="replace")[-300:] if tracer.poll() is not None and \
+                    tracer.stderr else ""
+                raise Unsupported(f"strace did not attach: {error}" if error else "strace did not attach")
             time.sleep(0.001)
-        os.write(go_w, b"g")
-        data = bytearray()
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                raise ChildFailed(f"no result within {timeout} s")
-            ready, _, _ = select.select([result_r], [], [], left)
-            if ready:
-                chunk = os.read(result_r, 1 << 16)
-                if not chunk:
-                    break
-                data += chunk
+
+    try:
+        report = fork.run_forked(fn, timeout=timeout, gate=attach)
     finally:
-        os.close(go_w)
-        os.close(result_r)
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        try:
-            tracer.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            tracer.kill()
-            tracer.wait()
-        if tracer.stderr:
-            tracer.stderr.close()
-    if not data:
-        raise ChildFailed("the child died without a result")
-    ok, value = pickle.loads(bytes(data))
-    if ok:
-        return value
-    raise value
+        for tracer in tracers:
+            try:
+                tracer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.wait()
+            if tracer.stderr:
+                tracer.stderr.close()
+    if report.status == fork.RETURNED:
+        return report.value
+    if report.status == fork.RAISED:
+        assert report.exception is not None
+        raise report.exception
+    raise ChildFailed(f"the child died without a result ({report.describe()})")
 
 
 def _db_family(setup: DamageSetup) -> tuple[Path, ...]:

@@ -30,8 +30,8 @@ reach SQLite through stdlib ``sqlite3``)
     Kills are ``os._exit`` (no rollback, no close, no atexit: a crash). The interrupt makes
     the progress handler return 1 at step N (only then): SQLite abandons the statement with
     ``SQLITE_INTERRUPT`` (``sqlite3.OperationalError: interrupted``) inside the engine, which
-    must roll back and report it. The child sends the engine's ``Outcome`` and its counts
-    to the parent through a pipe, as JSON.
+    must roll back and report it. The child (``harness.tracing.fork.run_forked``) returns
+    the engine's ``Outcome`` and its counts; a kill first sends the counts as a note.
 
     Not counted (say so when judging a skip): connections opened before the fork or by
     calling ``sqlite3.Connection(...)`` directly, through a ``factory`` that is no
@@ -46,7 +46,7 @@ reach SQLite through stdlib ``sqlite3``)
 Executables (command adapter)
     The migrate command runs under ``strace`` (found with ``shutil.which``; ptrace may be
     forbidden in CI containers, so two short probe runs decide, once per process: see
-    ``strace_tool``; without it ``faults`` is empty). Only calls on the database's own files count: ``-P`` (``--trace-path``)
+    ``harness.tracing.strace``; without it ``faults`` is empty). Only calls on the database's own files count: ``-P`` (``--trace-path``)
     restricts tracing, and strace's injection, to system calls on the database, its
     ``-journal`` and ``-wal`` (not ``-shm``: SQLite maps it) and its directory (the
     ``fsync`` SQLite does on the directory after creating or deleting a journal). Writes to
@@ -90,16 +90,11 @@ Executables (command adapter)
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import json
 import os
 import re
-import select
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -112,9 +107,11 @@ from harness.engines.protocol import (
     FAULT_INTERRUPT_AT_STEP, FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_KILL_AT_SYNC,
     FAULT_KILL_AT_WRITE, IN_PROCESS_FAULTS, OP_MIGRATE, Fault, FaultRun, Outcome,
 )
+from harness.tracing import fork
+from harness.tracing.strace import SYNC_CALLS, WRITE_CALLS, StraceTool, strace_argv, strace_tool
+from harness.tracing.trace import Syscall, in_start_order, read_trace
 
 CRASH_STATUS = 75  # the child's exit status when it was "killed" at the chosen point
-_CHILD_FAILED = 70  # the harness's own code failed in the child (not the engine)
 
 
 def supported_faults(engine: object) -> frozenset[str]:
@@ -165,9 +162,8 @@ def _writes(sql: object) -> bool:
 class _Injector:
     """The child's counters, and the fault it injects when its point comes."""
 
-    def __init__(self, fault: Fault | None, report_fd: int) -> None:
+    def __init__(self, fault: Fault | None) -> None:
         self.fault = fault
-        self.report_fd = report_fd
         self.commits = 0
         self.steps = 0
         self.fired = False
@@ -193,15 +189,11 @@ class _Injector:
 
     def die(self) -> NoReturn:
         self.fired = True
-        self.report(None)
+        fork.note(self.counts(None))
         os._exit(CRASH_STATUS)  # no rollback, no close, no atexit, no flush: a crash
 
-    def report(self, outcome: Outcome | None) -> None:
-        payload = {"outcome": dataclasses.asdict(outcome) if outcome else None, "killed": outcome is None,
-                   "fired": self.fired, "commits": self.commits, "steps": self.steps}
-        data = json.dumps(payload).encode()
-        while data:
-            data = data[os.write(self.report_fd, data):]
+    def counts(self, outcome: Outcome | None) -> _ChildCounts:
+        return _ChildCounts(outcome, self.fired, outcome is None, self.commits, self.steps)
 
 
 _INJECTOR: _Injector | None = None  # set in the forked child only
@@ -368,8 +360,10 @@ def _install(injector: _Injector) -> None:
 
 
 @dataclass(frozen=True)
-class _ChildReport:
-    outcome: Outcome
+class _ChildCounts:
+    """What the forked child reports: the engine's outcome (None: killed at the point) and counts."""
+
+    outcome: Outcome | None
     fired: bool
     killed: bool
     commits: int
@@ -379,86 +373,43 @@ class _ChildReport:
         return self.commits if kind == FAULT_KILL_AFTER_COMMIT else self.steps
 
 
-def _child(operation: Callable[[], object], fault: Fault | None, report_fd: int, name: str) -> NoReturn:
-    status = _CHILD_FAILED
+def _counted(operation: Callable[[], object], fault: Fault | None, name: str) -> _ChildCounts:
+    """In the child: run ``operation`` with counting connections; an engine failure is a result."""
+    injector = _Injector(fault)
+    _install(injector)
+    start = time.perf_counter()
     try:
-        injector = _Injector(fault, report_fd)
-        _install(injector)
-        start = time.perf_counter()
-        try:
-            result = operation()
-            outcome = result if isinstance(result, Outcome) else Outcome(name, ok=True)
-        except Exception as exc:  # noqa: BLE001 - an engine failure is a result
-            code = getattr(exc, "code", None)
-            outcome = Outcome(name, ok=False, error_code=code if isinstance(code, str) else CODE_UNSPECIFIED,
-                              message=str(exc) or type(exc).__name__)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the app would die
-            outcome = Outcome(name, ok=False, error_code=CODE_CRASH,
-                              message=f"raised {type(exc).__name__}: {exc}".rstrip(": "))
-        if not outcome.seconds:
-            outcome = dataclasses.replace(outcome, seconds=time.perf_counter() - start)
-        injector.report(outcome)
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001, S110 - a closed stream is no reason to fail
-                pass
-        status = 0
-    finally:
-        os._exit(status)
-
-
-def _read_report(fd: int, pid: int, deadline: float | None) -> tuple[bytes, bool]:
-    """Everything the child writes, until it closes the pipe; (data, timed out)."""
-    chunks = []
-    with os.fdopen(fd, "rb", buffering=0) as pipe:
-        while True:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([pipe], [], [], remaining)[0]:
-                    os.kill(pid, signal.SIGKILL)
-                    return b"".join(chunks), True
-            chunk = pipe.read(1 << 16)
-            if not chunk:
-                return b"".join(chunks), False
-            chunks.append(chunk)
+        result = operation()
+        outcome = result if isinstance(result, Outcome) else Outcome(name, ok=True)
+    except Exception as exc:  # noqa: BLE001 - an engine failure is a result
+        code = getattr(exc, "code", None)
+        outcome = Outcome(name, ok=False, error_code=code if isinstance(code, str) else CODE_UNSPECIFIED,
+                          message=str(exc) or type(exc).__name__)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the app would die
+        outcome = Outcome(name, ok=False, error_code=CODE_CRASH,
+                          message=f"raised {type(exc).__name__}: {exc}".rstrip(": "))
+    if not outcome.seconds:
+        outcome = dataclasses.replace(outcome, seconds=time.perf_counter() - start)
+    return injector.counts(outcome)
 
 
 def _run_forked(operation: Callable[[], object], fault: Fault | None, *, timeout: float | None,
-                name: str) -> _ChildReport:
-    read_fd, write_fd = os.pipe()
-    start = time.perf_counter()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_fd)
-        _child(operation, fault, write_fd, name)
-    os.close(write_fd)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    data, timed_out = _read_report(read_fd, pid, deadline)
-    _, wait_status = os.waitpid(pid, 0)
-    seconds = time.perf_counter() - start
-    if timed_out:
-        return _ChildReport(Outcome(name, ok=False, error_code=CODE_TIMEOUT, timed_out=True, seconds=seconds,
-                                    message=f"no result within the {timeout:g} s timeout; the child was killed"),
+                name: str) -> _ChildCounts:
+    report = fork.run_forked(lambda: _counted(operation, fault, name), timeout=timeout)
+    counts = report.value if report.status == fork.RETURNED else report.notes[-1] if report.notes else None
+    if report.status == fork.TIMED_OUT:
+        return _ChildCounts(Outcome(name, ok=False, error_code=CODE_TIMEOUT, timed_out=True, seconds=report.seconds,
+                                    message=report.describe()), False, False, 0, 0)
+    if not isinstance(counts, _ChildCounts):
+        return _ChildCounts(Outcome(name, ok=False, error_code=CODE_CRASH, seconds=report.seconds,
+                                    message=f"the process running the engine died ({report.describe()})"),
                             False, False, 0, 0)
-    try:
-        report = json.loads(data)
-    except ValueError:
-        code = os.waitstatus_to_exitcode(wait_status)
-        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
-        return _ChildReport(Outcome(name, ok=False, error_code=CODE_CRASH, seconds=seconds,
-                                    message=f"the process running the engine died ({how}) without a report"),
-                            False, False, 0, 0)
-    if report["killed"]:
+    if counts.killed:
         assert fault is not None
-        outcome = Outcome(name, ok=False, error_code=CODE_CRASH, seconds=seconds,
-                          message=f"killed at {fault.describe()} (injected)")
-    else:
-        outcome = Outcome(**report["outcome"])
-    return _ChildReport(outcome, bool(report["fired"]), bool(report["killed"]), int(report["commits"]),
-                        int(report["steps"]))
+        return dataclasses.replace(counts, outcome=Outcome(name, ok=False, error_code=CODE_CRASH,
+                                                           seconds=report.seconds,
+                                                           message=f"killed at {fault.describe()} (injected)"))
+    return counts
 
 
 def count_in_process(operation: Callable[[], object], *, timeout: float | None = None,
@@ -470,6 +421,7 @@ def count_in_process(operation: Callable[[], object], *, timeout: float | None =
     and may raise: an exception's string ``code`` is its error code, as in the python adapter.
     """
     report = _run_forked(operation, None, timeout=timeout, name=name)
+    assert report.outcome is not None
     return report.outcome, {kind: report.points(kind) for kind in IN_PROCESS_FAULTS}
 
 
@@ -478,6 +430,7 @@ def inject_in_process(operation: Callable[[], object], fault: Fault, *, timeout:
     """Run ``operation`` in a forked child with ``fault`` (an in-process kind) injected."""
     _require(fault.kind, IN_PROCESS_FAULTS, "an in-process run")
     report = _run_forked(operation, fault, timeout=timeout, name=name)
+    assert report.outcome is not None
     return FaultRun(report.outcome, report.fired, fault.at if report.killed else report.points(fault.kind))
 
 
@@ -526,79 +479,9 @@ class InProcessFaults:
 # Executables, under strace
 # ==========================================================================================
 
-SYNC_CALLS = ("fsync", "fdatasync")
-WRITE_CALLS = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
 _KIND_CALLS = {FAULT_KILL_AT_SYNC: SYNC_CALLS, FAULT_KILL_AT_WRITE: WRITE_CALLS, FAULT_FULL_AT_WRITE: WRITE_CALLS}
 _ACTIONS = {FAULT_KILL_AT_SYNC: "signal=KILL", FAULT_KILL_AT_WRITE: "signal=KILL", FAULT_FULL_AT_WRITE: "error=ENOSPC"}
 DB_FAMILY = ("", "-journal", "-wal")  # the files whose syscalls count (not -shm: it is mmap'd)
-_CALL_LINE = re.compile(r"^(?:\[pid\s+)?(\d+)?\]?\s*([a-z_0-9]+)\(", re.MULTILINE)
-_INJECTED_LINE = re.compile(r"^(?:\[pid\s+)?(\d+)?\]?\s*([a-z_0-9]+)\(.*\(INJECTED\)\s*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class StraceTool:
-    """Whether (and how) executables can be traced here: found by probe runs, cached."""
-
-    path: str | None
-    usable: bool  # ptrace is allowed and strace injects a SIGKILL into a traced call
-    seccomp: bool  # --seccomp-bpf works: untraced system calls then do not stop the process
-    reason: str = ""  # why it is not usable
-
-
-_PROBE_PROGRAM = "import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT); os.fsync(fd)"
-
-
-def _probe(path: str, seccomp: bool, action: str, expected: int) -> str:
-    """'' when strace, so configured, injects ``action`` into a probe's fsync; else why not."""
-    with tempfile.TemporaryDirectory(prefix="harness-strace-probe-") as scratch:
-        target = os.path.join(os.path.realpath(scratch), "probe")
-        dd = shutil.which("dd")  # coreutils: starts in a few ms, where Python takes tens
-        program = ([dd, "if=/dev/null", f"of={target}", "conv=fsync", "status=none"] if dd
-                   else [sys.executable, "-c", _PROBE_PROGRAM, target])
-        argv = strace_command(StraceTool(path, True, seccomp), program, Path(os.devnull), [target],
-                              f"fsync:{action}:when=1", seccomp=seccomp)
-        try:
-            run = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"strace cannot run: {exc}"
-    if run.returncode == expected:
-        return ""
-    last = (run.stderr.strip().splitlines() or [""])[-1]
-    return f"strace {action} probe: exit status {run.returncode}" + (f": {last}" if last else "")
-
-
-@functools.lru_cache(maxsize=None)
-def strace_tool() -> StraceTool:
-    """strace if it is installed and may trace here (ptrace can be forbidden in containers).
-
-    Two probes, once per process: SIGKILL injected without seccomp (the kill kinds need it:
-    strace 6.1 does not deliver an injected signal under ``--seccomp-bpf``), and an errno
-    injected under ``--seccomp-bpf`` (used, when it works, for counts and ``ENOSPC``).
-    """
-    path = shutil.which("strace")
-    if path is None:
-        return StraceTool(None, False, False, "strace is not installed")
-    problem = _probe(path, False, "signal=KILL", -signal.SIGKILL)
-    if problem:
-        return StraceTool(path, False, False, problem)
-    return StraceTool(path, True, not _probe(path, True, "error=EIO", 1))
-
-
-def strace_command(tool: StraceTool, argv: Sequence[str], trace: Path, paths: Sequence[str],
-                   inject: str | None = None, *, seccomp: bool = False) -> list[str]:
-    """``argv`` under strace: calls of ``SYNC_CALLS + WRITE_CALLS`` on ``paths`` logged to
-    ``trace``, and ``inject`` (``<syscall>:<action>:when=<k>``) applied to them.
-    ``seccomp``: add ``--seccomp-bpf`` (only for counting and errno injection)."""
-    assert tool.path is not None
-    command = [tool.path, "-f", "-qq", "-e", "signal=none"]
-    if seccomp:
-        command.append("--seccomp-bpf")
-    command += ["-o", str(trace), "-e", "trace=" + ",".join(SYNC_CALLS + WRITE_CALLS)]
-    for path in paths:
-        command += ["-P", path]
-    if inject:
-        command += ["-e", f"inject={inject}"]
-    return [*command, "--", *argv]
 
 
 def traced_paths(db: Path) -> list[str]:
@@ -615,10 +498,14 @@ class Call:
     name: str
 
 
+def _calls(syscalls: Sequence[Syscall]) -> tuple[Call, ...]:
+    return tuple(Call(call.pid, call.name) for call in in_start_order(syscalls)
+                 if call.name in SYNC_CALLS or call.name in WRITE_CALLS)
+
+
 def parse_trace(text: str) -> tuple[Call, ...]:
-    """The calls a trace shows starting, in order (``<... resumed>`` lines are no new call)."""
-    return tuple(Call(int(tid or 0), name) for tid, name in _CALL_LINE.findall(text)
-                 if name in SYNC_CALLS or name in WRITE_CALLS)
+    """The sync and write calls a trace shows, in the order they started."""
+    return _calls(tuple(read_trace(text.splitlines())))
 
 
 def count_calls(calls: Sequence[Call], kind: str) -> int:
@@ -689,12 +576,12 @@ class StraceFaults:
                         shutil.copyfile(source, copy.with_name(copy.name + suffix))
                 _, calls = self._count(copy, target)
         inject = injection_for(calls, fault)
-        outcome, seen, text = self._traced(db, target, inject)
+        outcome, seen, syscalls = self._traced(db, target, inject)
         if inject is None:
             return FaultRun(outcome, False, count_calls(seen, fault.kind))
         points = count_calls(seen, fault.kind)
         if fault.kind == FAULT_FULL_AT_WRITE:
-            fired = any(name in WRITE_CALLS for _, name in _INJECTED_LINE.findall(text))
+            fired = any(call.injected and call.name in WRITE_CALLS for call in syscalls)
         else:
             fired = (outcome.error_code == CODE_CRASH and not outcome.timed_out
                      and "SIGKILL" in outcome.message)
@@ -710,27 +597,23 @@ class StraceFaults:
             self._sequences[key] = calls
         return outcome, calls
 
-    def _traced(self, db: Path, target: int | None, inject: str | None) -> tuple[Outcome, tuple[Call, ...], str]:
+    def _traced(self, db: Path, target: int | None,
+                inject: str | None) -> tuple[Outcome, tuple[Call, ...], tuple[Syscall, ...]]:
         tool = strace_tool()
         with tempfile.TemporaryDirectory(prefix="harness-strace-") as scratch:
             trace = Path(scratch) / "trace"
             paths = traced_paths(db)
             seccomp = tool.seccomp and (inject is None or "signal=" not in inject)
-            outcome = self._run(db, target,
-                                lambda argv: strace_command(tool, argv, trace, paths, inject, seccomp=seccomp))
-            text = trace.read_text(encoding="utf-8", errors="replace") if trace.exists() else ""
-        return outcome, parse_trace(text), text
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
+            outcome = self._run(db, target, lambda argv: strace_argv(
+                tool, argv, output=trace, calls=SYNC_CALLS + WRITE_CALLS, paths=paths,
+                inject=[inject] if inject else [], seccomp=seccomp))
+            with open(trace, encoding="utf-8", errors="replace") if trace.exists() else open(os.devnull) as lines:
+                syscalls = tuple(read_trace(lines))
+        return outcome, _calls(syscalls), syscalls
 
 
 __all__ = [
     "CRASH_STATUS", "Call", "InProcessFaults", "StraceFaults", "StraceTool", "count_calls", "count_in_process",
     "count_points_in_process", "inject_in_process", "injection_for", "migrate_with_fault_in_process",
-    "parse_trace", "strace_command", "strace_tool", "supported_faults", "traced_paths",
+    "parse_trace", "strace_tool", "supported_faults", "traced_paths",
 ]

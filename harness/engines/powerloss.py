@@ -124,14 +124,15 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from harness.engines.child import MARKER, sqlite_build
 from harness.engines.command import CommandEngine
-from harness.engines.faults import StraceTool, strace_tool
+from harness.tracing.strace import MAX_STRING, StraceTool, strace_tool
+from harness.tracing.strace import strace_argv as tracing_argv
+from harness.tracing.trace import Syscall, read_trace
 from harness.engines.protocol import OP_MIGRATE, OP_OPEN, Outcome
 from harness.engines.python import PythonEngine
 
 MODES = ("drop", "tear", "keep")
 MODE_DROP, MODE_TEAR, MODE_KEEP = MODES
 SECTOR = 512
-MAX_STRING = 1 << 20  # strace -s: the longest write captured whole
 DEFAULT_TIMEOUT = 120.0
 TRACED_CALLS = (
     "openat", "?open", "?creat", "?openat2", "write", "pwrite64", "writev", "pwritev", "?pwritev2",
@@ -261,10 +262,6 @@ def sync_points(log: WriteLog) -> int:
 _HEX = r"(?:\\x[0-9a-f]{2})*"
 _FD = rf"(-?\d+|AT_FDCWD)(?:<({_HEX})>(\(deleted\))?)?"
 _STR = rf"\"({_HEX})\"(\.\.\.)?"
-_PREFIX = re.compile(r"^(?:\[pid\s+(\d+)\]|(\d+))?\s*(.*)$")
-_UNFINISHED = re.compile(r"^(\w+)\((.*?)\s*<unfinished \.\.\.>$")
-_RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>\s*(.*)$")
-_CALL = re.compile(rf"^(\w+)\((.*)\)\s+=\s+(-?\d+|0x[0-9a-f]+|\?)(?:<({_HEX})>)?(.*)$", re.DOTALL)
 _ARGS = {
     "write": re.compile(rf"^{_FD}, {_STR}, (\d+)$"),
     "pwrite64": re.compile(rf"^{_FD}, {_STR}, (\d+), (\d+)$"),
@@ -305,7 +302,6 @@ class _Parser:
         self.ops: list[Op] = []
         self.unmodelled: list[str] = []
         self.libraries: dict[str, None] = {}
-        self.pending: dict[str, tuple[str, str]] = {}  # pid -> (call, arguments so far)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -338,34 +334,17 @@ class _Parser:
 
     # -- lines ------------------------------------------------------------------------------
 
-    def feed(self, line: str) -> None:
-        match = _PREFIX.match(line.rstrip("\n"))
-        if not match:
-            return
-        pid = match.group(1) or match.group(2) or "0"
-        rest = match.group(3)
-        unfinished = _UNFINISHED.match(rest)
-        if unfinished:
-            self.pending[pid] = (unfinished.group(1), unfinished.group(2))
-            return
-        resumed = _RESUMED.match(rest)
-        if resumed:
-            started = self.pending.pop(pid, None)
-            if started is None or started[0] != resumed.group(1):
-                return
-            rest = f"{started[0]}({started[1]}{resumed.group(2)}"
-        call = _CALL.match(rest)
-        if not call:
-            return
-        name, args, ret, ret_path = call.group(1, 2, 3, 4)
-        if ret == "?" or ret.startswith("-"):
-            return  # failed or interrupted: no effect
-        cwd = _CWD.search(args)
+    def feed(self, call: Syscall) -> None:
+        if call.failed:
+            return  # failed, interrupted or killed inside: no effect
+        pid = str(call.pid)
+        cwd = _CWD.search(call.args)
         if cwd:
             self.cwds[pid] = os.fsdecode(_unhex(cwd.group(1)))
-        handler = getattr(self, "_sys_" + _ALIASES.get(name, name), None)
+        handler = getattr(self, "_sys_" + _ALIASES.get(call.name, call.name), None)
         if handler is not None:
-            handler(pid, name, args, int(ret, 0), ret_path)
+            assert call.ret is not None
+            handler(pid, call.name, call.args, call.ret, call.ret_path)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -586,8 +565,8 @@ def parse(lines: Iterable[str], root: Path, *, cwd: str | os.PathLike[str] | Non
     shows, in completion order; also what cannot be replayed, and the libsqlite3 files
     opened. ``cwd``: the traced command's starting directory (for relative paths)."""
     parser = _Parser(root, os.fspath(cwd) if cwd is not None else os.getcwd())
-    for line in lines:
-        parser.feed(line)
+    for call in read_trace(lines):
+        parser.feed(call)
     return tuple(parser.ops), tuple(dict.fromkeys(parser.unmodelled)), tuple(parser.libraries)
 
 
@@ -598,12 +577,7 @@ def parse(lines: Iterable[str], root: Path, *, cwd: str | os.PathLike[str] | Non
 
 def strace_argv(tool: StraceTool, argv: Sequence[str], trace: Path) -> list[str]:
     """``argv`` under strace, every traced call of the whole process tree logged to ``trace``."""
-    assert tool.path is not None
-    command = [tool.path, "-f", "-qq", "-e", "signal=none"]
-    if tool.seccomp:
-        command.append("--seccomp-bpf")
-    command += ["-s", str(MAX_STRING), "-xx", "-y", "-o", str(trace), "-e", "trace=" + ",".join(TRACED_CALLS)]
-    return [*command, "--", *argv]
+    return tracing_argv(tool, argv, output=trace, calls=TRACED_CALLS, seccomp=tool.seccomp, strings=True)
 
 
 Invoke = Callable[[Callable[[Sequence[str]], Sequence[str]]], Outcome]
