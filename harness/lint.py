@@ -5,10 +5,9 @@ users' databases: a ``PRAGMA foreign_keys`` that is silently ignored because a t
 is open, a ``NOT NULL`` column SQLite refuses to add to a table that has rows, syntax the
 oldest supported system SQLite does not know... (see ``RULES``).
 
-The SQL is cut into statements by ``harness.engines.statements.split`` (so line numbers are
-the statements' first lines in the file) and each statement is read token by token:
-strings, quoted identifiers, blobs and comments are single tokens or dropped, so a keyword
-inside a literal or a comment never matches. The only database used is an in-memory one,
+The SQL is cut into statements and tokens by ``harness.sql`` (so line numbers are the
+statements' first lines in the file): strings, quoted identifiers, blobs and comments are
+single tokens or dropped, so a keyword inside a literal or a comment never matches. The only database used is an in-memory one,
 to let SQLite itself say whether an ``ADD COLUMN`` is refused on a table with rows.
 
 Transactions: ``wrapped=True`` means the runner runs each migration inside one transaction
@@ -35,7 +34,7 @@ from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from harness.engines.protocol import Migration
-from harness.engines.statements import Statement, split
+from harness.sql import OP, Statement, Token, split
 
 ERROR = "error"
 WARN = "warn"
@@ -156,138 +155,6 @@ def _show(version: Version) -> str:
 
 # --- tokens --------------------------------------------------------------------------------
 
-WORD = "word"  # keyword or unquoted identifier
-IDENT = "ident"  # "quoted", `quoted` or [quoted] identifier
-STRING = "string"
-BLOB = "blob"
-NUMBER = "number"
-PARAM = "param"
-OP = "op"
-
-_OPERATORS = ("->>", "->", "||", "<=", ">=", "==", "!=", "<>", "<<", ">>")
-_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_DIGITS = frozenset("0123456789")
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str  # as written
-    depth: int  # parenthesis depth; "(" and ")" carry the depth outside them
-    start: int  # offsets in the statement text
-    end: int
-
-    @property
-    def word(self) -> str | None:
-        """The upper-cased keyword, for an unquoted word; None for anything else."""
-        return self.text.upper() if self.kind == WORD else None
-
-    @property
-    def name(self) -> str | None:
-        """The identifier this token names, unquoted and lower-cased, if it can name one."""
-        if self.kind == WORD:
-            return self.text.lower()
-        if self.kind in (IDENT, STRING):
-            body = self.text[1:-1] if len(self.text) >= 2 else self.text
-            if self.text[0] == "[":
-                return body.lower()
-            quote = self.text[0]
-            return body.replace(quote * 2, quote).lower()
-        return None
-
-    def is_op(self, text: str) -> bool:
-        return self.kind == OP and self.text == text
-
-
-def tokenize(sql: str) -> list[Token]:
-    """SQLite tokens of ``sql``, comments and whitespace dropped."""
-    tokens: list[Token] = []
-    depth = 0
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline == -1 else newline + 1
-            continue
-        if sql.startswith("/*", i):
-            close = sql.find("*/", i + 2)
-            i = n if close == -1 else close + 2
-            continue
-        if ch in "'\"`":
-            kind, j = (STRING if ch == "'" else IDENT), _end_quoted(sql, i, ch)
-        elif ch == "[":
-            close = sql.find("]", i + 1)
-            kind, j = IDENT, (n if close == -1 else close + 1)
-        elif ch in "xX" and sql.startswith("'", i + 1):
-            kind, j = BLOB, _end_quoted(sql, i + 1, "'")
-        elif ch in _DIGITS or (ch == "." and i + 1 < n and sql[i + 1] in _DIGITS):
-            kind, j = NUMBER, _end_number(sql, i)
-        elif ch in _ASCII_LETTERS or ch == "_" or ord(ch) > 127:
-            kind, j = WORD, _end_word(sql, i + 1)
-        elif ch in "?:@$" and i + 1 < n and (sql[i + 1] in _DIGITS or _is_word_char(sql[i + 1])):
-            kind, j = PARAM, _end_word(sql, i + 1)
-        else:
-            kind = OP
-            j = i + next((len(op) for op in _OPERATORS if sql.startswith(op, i)), 1)
-        text = sql[i:j]
-        if kind == OP and text == "(":
-            tokens.append(Token(kind, text, depth, i, j))
-            depth += 1
-        elif kind == OP and text == ")":
-            depth = max(depth - 1, 0)
-            tokens.append(Token(kind, text, depth, i, j))
-        else:
-            tokens.append(Token(kind, text, depth, i, j))
-        i = j
-    return tokens
-
-
-def _end_quoted(sql: str, start: int, quote: str) -> int:
-    """The offset after the closing quote (a doubled quote is part of the text)."""
-    i = start + 1
-    while True:
-        close = sql.find(quote, i)
-        if close == -1:
-            return len(sql)
-        if sql.startswith(quote * 2, close):
-            i = close + 2
-            continue
-        return close + 1
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch in _ASCII_LETTERS or ch in _DIGITS or ch in "_$" or ord(ch) > 127
-
-
-def _end_word(sql: str, i: int) -> int:
-    while i < len(sql) and _is_word_char(sql[i]):
-        i += 1
-    return i
-
-
-def _end_number(sql: str, i: int) -> int:
-    n = len(sql)
-    if sql[i] == "0" and sql[i + 1:i + 2] in ("x", "X"):
-        i += 2
-        while i < n and sql[i] in "0123456789abcdefABCDEF":
-            i += 1
-        return i
-    while i < n and (sql[i] in _DIGITS or sql[i] == "."):
-        i += 1
-    if i < n and sql[i] in "eE":
-        j = i + 1
-        if j < n and sql[j] in "+-":
-            j += 1
-        if j < n and sql[j] in _DIGITS:
-            i = j
-            while i < n and sql[i] in _DIGITS:
-                i += 1
-    return i
-
 
 class _Tokens:
     """One statement's tokens, with the look-ups the rules need."""
@@ -295,7 +162,7 @@ class _Tokens:
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
         self.text = statement.text
-        self.tokens = tokenize(statement.text)
+        self.tokens: tuple[Token, ...] = statement.tokens
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from harness.engines.protocol import Migration
-from harness.lint import RULES, SEVERITIES, Finding, lint, parse_version, tokenize
+from harness.lint import RULES, SEVERITIES, Finding, lint, parse_version
 from harness.reference import ReferenceEngine
+from harness.sql import tokenize
 
 SOURCE = "migrations/0003_change.sql"
 LABEL = "0003_change"

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from harness.lint import IDENT, OP, STRING, WORD, Token, tokenize
+from harness.sql import IDENT, OP, STRING, WORD, Token, split, tokenize
 from harness.sqlite import inspect
 
 _FIX = re.compile(r"^\s*(\w+)\.(\w+)\s*->\s*(\w+)\.(\w+)\s*$")
@@ -521,8 +521,6 @@ def declared_mutations(sql_texts: Iterable[str]) -> Declared:
     FROM old``) are followed, so a legacy column is compared with the head column that holds
     its values (an expression of it is a declared change).
     """
-    from harness.engines.statements import split
-
     reader = _Reader()
     for text in sql_texts:
         for statement in split(text):

@@ -34,6 +34,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Sequence
 
+from harness.sql import IDENT, WORD, tokenize
+
 __all__ = [
     "PlanNode", "PlanTree", "Access", "explain", "build_tree", "normalise_detail", "normalise_nodes",
     "parse_access", "temp_btree", "index_of", "uses_index", "same_name", "table_aliases", "render",
@@ -300,64 +302,42 @@ def uses_index(tree: PlanTree, index: str, table: str | None = None,
 
 # --------------------------------------------------------------------------- aliases
 
-_TOKEN = re.compile(
-    r"""\s+|--[^\n]*|/\*.*?(?:\*/|\Z)
-      |(?P<str>'(?:[^']|'')*')
-      |(?P<qid>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
-      |(?P<id>[A-Za-z_\u0080-\U0010ffff][\w$\u0080-\U0010ffff]*)
-      |(?P<op>.)""",
-    re.X | re.S,
-)
 _STOP = frozenset("""ON USING WHERE JOIN LEFT RIGHT FULL INNER OUTER CROSS NATURAL GROUP ORDER LIMIT HAVING
     WINDOW UNION EXCEPT INTERSECT INDEXED NOT SET RETURNING VALUES SELECT FROM AS""".split())
-
-
-def _tokens(sql: str) -> list[tuple[str, str]]:
-    out = []
-    for m in _TOKEN.finditer(sql):
-        kind = m.lastgroup
-        if kind is None:
-            continue
-        text = m.group()
-        if kind == "qid":
-            q = text[0]
-            text = text[1:-1] if q == "[" else text[1:-1].replace(q * 2, q)
-        out.append((kind, text))
-    return out
 
 
 def table_aliases(sql: str) -> dict[str, str]:
     """Alias (lower-cased) -> table for every ``FROM``/``JOIN`` item of ``sql`` naming a table.
 
-    Newer SQLite prints only the alias (``SCAN r``); this maps it back to ``runs``. A light
-    tokenizer, not a parser: subqueries' aliases are not tables and are left out.
+    Newer SQLite prints only the alias (``SCAN r``); this maps it back to ``runs``. Read from
+    the tokens, not parsed: subqueries' aliases are not tables and are left out.
     """
-    toks = _tokens(sql)
+    toks = tokenize(sql)
     out: dict[str, str] = {}
     in_from = [False]  # per parenthesis depth: inside a FROM clause
 
     def word(k: int) -> str:
-        return toks[k][1].upper() if k < len(toks) and toks[k][0] == "id" else ""
+        return (toks[k].word or "") if k < len(toks) else ""
 
     def name_at(k: int) -> bool:
-        return k < len(toks) and (toks[k][0] == "qid" or (toks[k][0] == "id" and word(k) not in _STOP))
+        return k < len(toks) and (toks[k].kind == IDENT or (toks[k].kind == WORD and word(k) not in _STOP))
 
     def item(k: int) -> int:
         """Read ``[schema.]table [[AS] alias]`` at k; returns the index after it."""
         if not name_at(k):
             return k
-        table = toks[k][1]
+        table = toks[k].unquoted or ""
         k += 1
-        if k + 1 < len(toks) and toks[k] == ("op", ".") and name_at(k + 1):
-            table = toks[k + 1][1]
+        if k + 1 < len(toks) and toks[k].is_op(".") and name_at(k + 1):
+            table = toks[k + 1].unquoted or ""
             k += 2
-        if k < len(toks) and toks[k] == ("op", "("):  # a table-valued function, not a table
+        if k < len(toks) and toks[k].is_op("("):  # a table-valued function, not a table
             return k
         alias = table
         if word(k) == "AS":
             k += 1
         if name_at(k):
-            alias = toks[k][1]
+            alias = toks[k].unquoted or ""
             k += 1
         out[alias.lower()] = table
         out.setdefault(table.lower(), table)
@@ -365,18 +345,17 @@ def table_aliases(sql: str) -> dict[str, str]:
 
     i = 0
     while i < len(toks):
-        kind, text = toks[i]
         upper = word(i)
-        if toks[i] == ("op", "("):
+        if toks[i].is_op("("):
             in_from.append(False)
-        elif toks[i] == ("op", ")"):
+        elif toks[i].is_op(")"):
             if len(in_from) > 1:
                 in_from.pop()
         elif upper in ("FROM", "JOIN", "UPDATE", "INTO"):
             in_from[-1] = upper in ("FROM", "JOIN")
             i = item(i + 1)
             continue
-        elif toks[i] == ("op", ",") and in_from[-1]:
+        elif toks[i].is_op(",") and in_from[-1]:
             i = item(i + 1)
             continue
         elif upper in ("WHERE", "GROUP", "ORDER", "LIMIT", "HAVING", "WINDOW", "UNION", "EXCEPT", "INTERSECT",

@@ -20,13 +20,13 @@ clauses of constraints, ``INTEGER PRIMARY KEY DESC``, ``application_id``.
 from __future__ import annotations
 
 import difflib
-import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Iterable, Mapping
 
+from harness.sql import BLOB, IDENT, KEYWORDS, NUMBER, OP, PARAM, STRING, WORD, is_plain_word, tokenize
 from harness.sqlite.inspect import reading
 
 __all__ = [
@@ -110,25 +110,6 @@ class Schema:
 
 # --------------------------------------------------------------------------- SQL tokens
 
-# SQLite's keywords (sqlite3_keyword_name, 3.40). Upper-cased when bare; an identifier
-# spelled like one keeps its quotes.
-KEYWORDS = frozenset(
-    """
-    ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE
-    BEGIN BETWEEN BY CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE
-    CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT DEFERRABLE
-    DEFERRED DELETE DESC DETACH DISTINCT DO DROP EACH ELSE END ESCAPE EXCEPT EXCLUDE EXCLUSIVE
-    EXISTS EXPLAIN FAIL FILTER FIRST FOLLOWING FOR FOREIGN FROM FULL GENERATED GLOB GROUP
-    GROUPS HAVING IF IGNORE IMMEDIATE IN INDEX INDEXED INITIALLY INNER INSERT INSTEAD
-    INTERSECT INTO IS ISNULL JOIN KEY LAST LEFT LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT
-    NOTHING NOTNULL NULL NULLS OF OFFSET ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA
-    PRECEDING PRIMARY QUERY RAISE RANGE RECURSIVE REFERENCES REGEXP REINDEX RELEASE RENAME
-    REPLACE RESTRICT RETURNING RIGHT ROLLBACK ROW ROWS SAVEPOINT SELECT SET TABLE TEMP
-    TEMPORARY THEN TIES TO TRANSACTION TRIGGER UNBOUNDED UNION UNIQUE UPDATE USING VACUUM
-    VALUES VIEW VIRTUAL WHEN WHERE WINDOW WITH WITHOUT
-    """.split()
-)
-
 # Not keywords, but case-insensitive names whose spelling carries no meaning: built-in
 # functions, type names, NEW/OLD, table options. Upper-cased like keywords (identifiers are
 # case-insensitive in SQLite, so this cannot hide a real difference).
@@ -154,73 +135,47 @@ _CALL_KEYWORDS = frozenset({"CAST", "REPLACE", "LIKE", "GLOB", "RAISE", "REGEXP"
 # Keywords that are values: an operator after them is binary.
 _VALUE_KEYWORDS = frozenset({"NULL", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "END"})
 
-_WORD = r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*"
-_PLAIN = re.compile(_WORD + r"\Z")
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
-  | (?P<blob>[xX]'[0-9A-Fa-f]*')
-  | (?P<str>'(?:[^']|'')*'?)
-  | (?P<qid>"(?:[^"]|"")*"?|\[[^\]]*\]?|`(?:[^`]|``)*`?)
-  | (?P<num>0[xX][0-9A-Fa-f_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
-  | (?P<word>"""
-    + _WORD
-    + r""")
-  | (?P<param>\?\d*|[:@$][A-Za-z0-9_]+)
-  | (?P<op>\|\||->>|->|<<|>>|<=|>=|<>|!=|==|.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+_KINDS = {STRING: "str", NUMBER: "num", PARAM: "param"}
 
 
 @dataclass(frozen=True)
 class _Tok:
     kind: str  # "kw", "id" (identifier, bare or quoted), "str", "blob", "num", "param", "op"
     text: str  # normalised spelling
+    name: str | None = None  # for a quoted identifier or a string: the name it spells (else ``text``)
 
     @property
     def kw(self) -> str | None:
         return self.text if self.kind == "kw" else None
 
 
-def _unquote(raw: str) -> str:
-    if raw[0] == "[":
-        return raw[1:-1] if raw.endswith("]") else raw[1:]
-    q = raw[0]
-    body = raw[1:-1] if len(raw) > 1 and raw.endswith(q) else raw[1:]
-    return body.replace(q + q, q)
-
-
 def _ident_text(name: str) -> _Tok:
     """An identifier spelled canonically: bare when it can be, else double-quoted."""
-    if _PLAIN.match(name):
+    if is_plain_word(name):
         upper = name.upper()
         if upper not in KEYWORDS:
             return _Tok("id", upper if upper in _FOLD else name)
-    return _Tok("id", '"' + name.replace('"', '""') + '"')
+    return _Tok("id", '"' + name.replace('"', '""') + '"', name)
 
 
 def _tokens(text: str | None) -> list[_Tok]:
     out: list[_Tok] = []
-    for m in _TOKEN.finditer(text or ""):
-        kind, raw = m.lastgroup, m.group()
-        if kind in ("ws", "comment"):
-            continue
-        if kind == "word":
+    for token in tokenize(text or ""):
+        kind, raw = token.kind, token.text
+        if kind == WORD:
             upper = raw.upper()
             if upper in KEYWORDS:
                 out.append(_Tok("kw", upper))
             else:
                 out.append(_Tok("id", upper if upper in _FOLD else raw))
-        elif kind == "qid":
-            out.append(_ident_text(_unquote(raw)))
-        elif kind == "blob":
-            out.append(_Tok("blob", raw.upper()))
-        elif kind == "op":
+        elif kind == IDENT:
+            out.append(_ident_text(token.unquoted or ""))
+        elif kind == BLOB:
+            out.append(_Tok("blob", raw.upper() if token.value is not None else raw))
+        elif kind == OP:
             out.append(_Tok("op", {"==": "=", "!=": "<>"}.get(raw, raw)))
         else:
-            out.append(_Tok(kind, raw))  # type: ignore[arg-type]
+            out.append(_Tok(_KINDS[kind], raw, token.unquoted))
     return out
 
 
@@ -303,12 +258,7 @@ def _split_commas(toks: list[_Tok]) -> list[list[_Tok]]:
 
 def _name_of(tok: _Tok) -> str:
     """The identifier a token names (bare, quoted or string-literal spelling)."""
-    text = tok.text
-    if tok.kind == "str":
-        return _unquote(text)
-    if text.startswith('"'):
-        return _unquote(text)
-    return text
+    return tok.name if tok.name is not None else tok.text
 
 
 def _paren_body(toks: list[_Tok], i: int) -> tuple[list[_Tok], int]:
