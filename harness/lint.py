@@ -33,20 +33,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
+from harness.engines.formats import markers
 from harness.engines.protocol import Migration
 from harness.sql import OP, Statement, Token, split
 
 ERROR = "error"
 WARN = "warn"
-
-#: First lines by which a runner is told to switch foreign keys off before its transaction
-#: (the reference engine's convention); a PRAGMA foreign_keys inside such a file is moot.
-FOREIGN_KEYS_OFF_MARKERS = ("-- reference: foreign_keys=off",)
-
-
-def needs_foreign_keys_off(migration: Migration) -> bool:
-    first = (migration.sql or "").lstrip().split("\n", 1)[0].strip().lower()
-    return first in FOREIGN_KEYS_OFF_MARKERS
 
 PRAGMA_IN_TRANSACTION = "pragma-in-transaction"
 REBUILD_WITHOUT_FK_CHECK = "rebuild-without-fk-check"
@@ -89,13 +81,6 @@ HISTORY_TABLES = frozenset({
     "schema_migrations", "refinery_schema_history", "_sqlx_migrations",
     "flyway_schema_history", "goose_db_version",
 })
-
-#: PRAGMAs whose assignment is ignored (foreign_keys) or refused inside a transaction.
-#: Verified on SQLite 3.40: foreign_keys stays unchanged; journal_mode to or from WAL fails
-#: ("cannot change into wal mode from within a transaction") and other changes are ignored
-#: once the transaction has written; synchronous fails ("Safety level may not be changed
-#: inside a transaction").
-_CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
 
 Version = tuple[int, int, int]
 
@@ -244,12 +229,15 @@ class _MigrationLint:
         self.floor_text = floor_text
         self.runner_checks_fks = runner_checks_fks
         sql = migration.sql or ""
-        self.statements = [_Tokens(s) for s in _up_section(sql, split(sql))]
-        self.fks_off_by_runner = needs_foreign_keys_off(migration)
-        self.wrapped = wrapped and not _opts_out_of_transaction(sql) and not any(
-            s.word(0) in ("BEGIN", "COMMIT", "END", "ROLLBACK") and not _is_rollback_to(s)
-            for s in self.statements
-        )
+        statements = [s.shifted(migration.first_line - 1)
+                      for s in markers.up_section(sql, split(sql))]
+        self.statements = [_Tokens(s) for s in statements]
+        self.fks_off_by_runner = markers.foreign_keys_off_first(sql)
+        if migration.transaction is not None:  # the format that read the file knows
+            wrapped = migration.transaction
+        else:
+            wrapped = wrapped and not markers.opts_out_of_transaction(sql)
+        self.wrapped = wrapped and not markers.controls_transactions(statements)
         self.findings: list[Finding] = []
 
     def run(self) -> list[Finding]:
@@ -281,7 +269,7 @@ class _MigrationLint:
             keyword = stmt.word(0)
             if keyword == "BEGIN":
                 in_transaction, opened_at, savepoints, by_savepoint = True, stmt.statement.line, [], False
-            elif keyword in ("COMMIT", "END") or (keyword == "ROLLBACK" and not _is_rollback_to(stmt)):
+            elif keyword in ("COMMIT", "END") or (keyword == "ROLLBACK" and not markers.is_rollback_to(stmt.statement)):
                 in_transaction, opened_at, savepoints, by_savepoint = False, None, [], False
             elif keyword == "SAVEPOINT":
                 if not in_transaction:
@@ -304,8 +292,8 @@ class _MigrationLint:
                           f"transaction (a no-transaction migration) or not in a migration at all")
 
     def _pragma_in_transaction(self, index: int, stmt: _Tokens, opened_at: int | None) -> None:
-        name, value = _pragma(stmt)
-        if name not in _CONNECTION_PRAGMAS or value is None:
+        name, value = markers.pragma(stmt.statement)
+        if name not in markers.CONNECTION_PRAGMAS or value is None:
             return  # reading a PRAGMA inside a transaction is fine
         where = _where(opened_at)
         if name == "foreign_keys":
@@ -438,60 +426,10 @@ def _where(opened_at: int | None) -> str:
     return f"inside the transaction begun at line {opened_at}"
 
 
-def _is_rollback_to(stmt: _Tokens) -> bool:
-    if stmt.word(0) != "ROLLBACK":
-        return False
-    i = 2 if stmt.word(1) == "TRANSACTION" else 1
-    return stmt.word(i) == "TO"
-
-
-def _pragma(stmt: _Tokens) -> tuple[str | None, str | None]:
-    """(name, value as written or None when the PRAGMA only reads) of a PRAGMA statement."""
-    name, i = stmt.qualified_name(1)
-    if stmt.op(i, "=") and i + 1 < len(stmt):
-        last = len(stmt) - 1
-        while last > i + 1 and stmt.op(last, ";"):
-            last -= 1
-        return name, stmt.slice_text(i + 1, last)
-    if stmt.op(i, "(") and i + 1 < len(stmt):
-        close = stmt.matching(i)
-        return name, (stmt.slice_text(i + 1, close - 1) if close > i + 1 else "")
-    return name, None
-
-
 def _runs_fk_check(stmt: _Tokens) -> bool:
     if stmt.word(0) == "PRAGMA" and stmt.qualified_name(1)[0] == "foreign_key_check":
         return True
     return any(t.word == "PRAGMA_FOREIGN_KEY_CHECK" for t in stmt.tokens)
-
-
-def _opts_out_of_transaction(sql: str) -> bool:
-    lines = [" ".join(line.split()).lower() for line in sql.lstrip("\ufeff").splitlines()]
-    first = next((line for line in lines if line), "")
-    if first.startswith("-- no-transaction"):  # sqlx
-        return True
-    for line in lines:
-        if line == "-- +goose no transaction":
-            return True
-        if line.startswith("-- migrate:up") and "transaction:false" in line.split():
-            return True
-    return False
-
-
-def _up_section(sql: str, statements: Sequence[Statement]) -> list[Statement]:
-    """The statements of the up section of a goose or dbmate file; all of any other file."""
-    up = down = None
-    for number, line in enumerate(sql.splitlines(), 1):
-        norm = " ".join(line.split()).lower()
-        if up is None and (norm == "-- +goose up" or norm.startswith("-- migrate:up")):
-            up = number
-        elif down is None and (norm == "-- +goose down" or norm.startswith("-- migrate:down")):
-            down = number
-    if up is None and down is None:
-        return list(statements)
-    low = up or 0
-    high = down if down is not None and down > low else float("inf")
-    return [s for s in statements if low < s.line < high]
 
 
 def _features(stmt: _Tokens) -> dict[str, Version]:

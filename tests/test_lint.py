@@ -230,6 +230,35 @@ def test_only_the_up_section_of_goose_and_dbmate_files_is_linted() -> None:
     assert [f.line for f in findings(goose.replace("ADD COLUMN n INTEGER", "DROP COLUMN m"))] == [2]
 
 
+@pytest.mark.parametrize("fmt, name, marker, head", [
+    ("goose", "0002_fks.sql", "-- +goose NO TRANSACTION\n", "-- +goose Up\n"),  # marker before Up
+    ("goose", "0002_fks.sql", "", "-- +goose Up\n-- +goose NO TRANSACTION\n"),
+    ("dbmate", "20240101000002_fks.sql", "", "-- migrate:up transaction:false\n"),
+    ("sqlx", "0002_fks.sql", "-- no-transaction\n", ""),
+])
+def test_lint_asks_the_format_whether_a_file_runs_in_a_transaction(
+        tmp_path, fmt: str, name: str, marker: str, head: str) -> None:
+    from harness.engines.sqlfiles import SqlFilesEngine
+
+    tail = {"goose": "-- +goose Down\nSELECT 1;\n", "dbmate": "-- migrate:down\nSELECT 1;\n"}.get(fmt, "")
+    first = name.replace("0002", "0001").replace("20240101000002", "20240101000001")
+    up = {"goose": "-- +goose Up\n", "dbmate": "-- migrate:up\n"}.get(fmt, "")
+    (tmp_path / first).write_text(up + "CREATE TABLE t (a);\n" + tail)
+    body = "PRAGMA foreign_keys = OFF;\nCREATE TABLE u (a);\nPRAGMA foreign_keys = ON;\n"
+    (tmp_path / name).write_text(marker + head + body + tail)
+    migrations = SqlFilesEngine(tmp_path, fmt).migrations()
+    assert [m.transaction for m in migrations] == [True, False]
+    assert lint(migrations, wrapped=True) == []  # the framework runs the file outside a transaction
+    wrapped_twin = (marker + head + body + tail).replace("-- +goose NO TRANSACTION\n", "").replace(
+        " transaction:false", "").replace("-- no-transaction\n", "")
+    (tmp_path / name).write_text(wrapped_twin)
+    found = lint(SqlFilesEngine(tmp_path, fmt).migrations(), wrapped=False)
+    first = wrapped_twin.splitlines().index("PRAGMA foreign_keys = OFF;") + 1
+    assert [(f.rule, f.source, f.line) for f in found] == [  # lines of the file, not of its up section
+        ("pragma-in-transaction", f"{tmp_path.name}/{name}", first),
+        ("pragma-in-transaction", f"{tmp_path.name}/{name}", first + 2)]
+
+
 # --- rule 2 details --------------------------------------------------------------------------
 
 

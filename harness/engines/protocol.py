@@ -55,6 +55,10 @@ class Migration:
     checksum: str
     sql: str | None = None  # present when the harness can read the SQL (python, sqlfiles)
     source: str | None = None  # file the migration lives in, for annotations
+    #: Whether the engine runs it inside a transaction, when the engine knows (sqlfiles: as its
+    #: framework does); None leaves it to lint's ``wrapped`` option and the file's markers.
+    transaction: bool | None = None
+    first_line: int = 1  # the line of ``source`` on which ``sql`` begins (a goose up section: after its marker)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from harness.engines.protocol import (
     Outcome,
 )
 from harness.engines.sqlfile_formats import discover, resolve_format
-from harness.engines.statements import Statement
+from harness.engines.statements import Statement, split
 
 __all__ = [
     "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "HISTORY_TABLES", "PLAIN_HISTORY",
@@ -110,13 +110,14 @@ class SqlFilesEngine(InProcessFaults):
         self._history = self._format.history
         self._setup = setup
         self.foreign_keys = foreign_keys
-        #: Whether the framework wraps the files in transactions (for lint's ``wrapped``); the
-        #: plain format decides per file from its content, which lint cannot follow.
+        #: Whether the framework wraps the files in transactions; each migration also says it
+        #: for itself (``Migration.transaction``), which lint follows.
         self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
 
     def migrations(self) -> Sequence[Migration]:
         base = self.directory.parent
-        return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base)) for f in self.files)
+        return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base), f.transaction,
+                               _first_line(f)) for f in self.files)
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         start = time.perf_counter()
@@ -287,6 +288,13 @@ def _seed_random(conn: sqlite3.Connection, migration: MigrationFile) -> None:
 
     conn.create_function("random", 0, random_int)
     conn.create_function("randomblob", 1, random_blob)
+
+
+def _first_line(migration: MigrationFile) -> int:
+    """The line of its file on which ``migration.sql`` begins: the format's statements carry
+    their lines in the file, the same statements split from ``sql`` their lines in it."""
+    in_file, in_sql = migration.statements(), split(migration.sql)
+    return in_file[0].line - in_sql[0].line + 1 if in_file and in_sql else 1
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -52,6 +52,10 @@ class Statement:
         """The statement's tokens; offsets are in ``text``, lines are the source text's."""
         return tuple(tokenize(self.text, first_line=self.line))
 
+    def shifted(self, lines: int) -> Statement:
+        """The same statement, ``lines`` further down (for text cut from a longer file)."""
+        return Statement(self.text, self.line + lines, self.start)
+
     @property
     def keyword(self) -> str:
         """The first word, upper-cased (``BEGIN``, ``PRAGMA``, ``CREATE`` ...); "" when the

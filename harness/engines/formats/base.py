@@ -17,6 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from harness.engines.formats.markers import (  # noqa: F401 (the formats' transaction rules, kept there)
+    CONNECTION_PRAGMAS, cannot_be_wrapped, controls_transactions, pragma_name,
+)
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
 
@@ -231,40 +234,6 @@ class Format:
     def pending_repeatables(self, rows: Sequence[AppliedRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         return []
-
-
-# -- transactions ---------------------------------------------------------------------------
-
-TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK"})
-NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
-#: PRAGMAs that are silently ignored (foreign_keys) or refused inside a transaction.
-CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
-_PRAGMA_NAME = re.compile(r"PRAGMA\s+(?:\w+\s*\.\s*)?[\"'`\[]?(\w+)", re.IGNORECASE)
-_ROLLBACK_TO = re.compile(r"ROLLBACK\s+(?:TRANSACTION\s+)?TO\b", re.IGNORECASE)
-
-
-def pragma_name(statement: Statement) -> str | None:
-    """``foreign_keys`` for ``PRAGMA main.foreign_keys = OFF``; None for any other statement."""
-    match = _PRAGMA_NAME.match(statement.text) if statement.keyword == "PRAGMA" else None
-    return match.group(1).lower() if match else None
-
-
-def controls_transactions(statements: Sequence[Statement]) -> bool:
-    """Whether the text begins or ends transactions of its own (``BEGIN`` ... ``COMMIT``)."""
-    return any(s.keyword in TRANSACTION_CONTROL and not _ROLLBACK_TO.match(s.text) for s in statements)
-
-
-def cannot_be_wrapped(statements: Sequence[Statement]) -> bool:
-    """Whether the text manages its own transactions, or runs a statement that does nothing or
-    fails inside one (``PRAGMA foreign_keys``, ``VACUUM`` ...). Only the plain format (the
-    harness's own runner) decides from this; the frameworks wrap what they wrap."""
-    for statement in statements:
-        keyword = statement.keyword
-        if keyword in TRANSACTION_CONTROL or keyword in NOT_IN_TRANSACTION:
-            return True
-        if pragma_name(statement) in CONNECTION_PRAGMAS:
-            return True
-    return False
 
 
 # -- helpers ----------------------------------------------------------------------------------

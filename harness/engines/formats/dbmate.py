@@ -20,13 +20,11 @@ from pathlib import Path
 from harness.engines.formats.base import (
     AppliedRow, Format, History, MigrationFile, Recognised, decode, shifted,
 )
-from harness.engines.formats.markers import DBMATE_UP, dbmate_up
+from harness.engines.formats.markers import DBMATE_DOWN, DBMATE_UP, dbmate_options, dbmate_up
 from harness.engines.statements import split
 from harness.errors import InputError
 
 PATTERN = re.compile(r"^(?P<version>\d+)(?P<rest>.*)\.sql$")
-DOWN = re.compile(r"(?m)^--\s*migrate:down(\s*$|\s+\S+)")
-_DIRECTIVE = re.compile(r"^--\s*migrate:(up|down)")
 
 
 class DbmateHistory(History):
@@ -69,7 +67,7 @@ class Dbmate(Format):
         up = ups[0].start()
         if any(line.strip() and not line.strip().startswith("--") for line in text[:up].split("\n")):
             raise InputError(path, "dbmate does not support statements preceding the '-- migrate:up' block")
-        down = DOWN.search(text)
+        down = DBMATE_DOWN.search(text)
         if down is None:
             raise InputError(path, "dbmate requires each migration to define a down block with '-- migrate:down'")
         if down.start() < up:
@@ -77,19 +75,8 @@ class Dbmate(Format):
         block = text[up:down.start()]
         first_line = text.count("\n", 0, up) + 1
         return MigrationFile(version, found.name, path, "", block, key=found.key,
-                             transaction=_options(block).get("transaction") != "false",
+                             transaction=dbmate_options(block).get("transaction") != "false",
                              parsed=shifted(split(block), first_line))
-
-
-def _options(block: str) -> dict[str, str]:
-    """``-- migrate:up transaction:false`` -> ``{"transaction": "false"}`` (dbmate's parser)."""
-    head = _DIRECTIVE.sub("", block.split("\n", 1)[0]).strip()
-    options = {}
-    for pair in head.split():
-        parts = pair.split(":")
-        if len(parts) == 2:
-            options[parts[0]] = parts[1]
-    return options
 
 
 FORMAT = Dbmate()

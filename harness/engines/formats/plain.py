@@ -25,7 +25,6 @@ from harness.engines.statements import split
 
 PATTERN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
 _UP_DOWN = re.compile(r"\.(up|down)\.sql$")
-FOREIGN_KEYS_OFF = "-- reference: foreign_keys=off"
 
 
 class PlainHistory(History):
@@ -63,10 +62,9 @@ class Plain(Format):
 
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         text = decode(path, raw)
-        first = text.lstrip().split("\n", 1)[0].strip().lower()
         return MigrationFile(version, found.name, path, hashlib.sha256(raw).hexdigest(), text,
                              transaction=not cannot_be_wrapped(split(text)),
-                             foreign_keys_off=first == FOREIGN_KEYS_OFF)
+                             foreign_keys_off=markers.foreign_keys_off_first(text))
 
 
 FORMAT = Plain()
