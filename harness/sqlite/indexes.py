@@ -17,10 +17,10 @@ WHERE and expression terms normalised by ``schema.normalise_sql``):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from harness.sql import IDENT, STRING, WORD, tokenize
 from harness.sqlite.schema import Index, IndexColumn, Schema, Table, normalise_sql
 
 __all__ = ["ExpectedIndex", "Finding", "parse_column", "check_expected", "unindexed_foreign_keys",
@@ -52,33 +52,19 @@ class Finding:
     message: str
 
 
-_IDENT = re.compile(r'^(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)$')
-
-
-def _unquote(name: str) -> str:
-    if name[:1] in '"`' and name[-1:] == name[:1]:
-        return name[1:-1].replace(name[0] * 2, name[0])
-    if name[:1] == "[" and name[-1:] == "]":
-        return name[1:-1]
-    return name
-
-
 def parse_column(spec: str) -> ExpectedColumn:
     """``"created_at DESC"`` / ``"title COLLATE NOCASE"`` / ``"lower(title) DESC"``."""
-    text = spec.strip()
+    tokens = tokenize(spec)
     desc = False
-    match = re.search(r"\s+(ASC|DESC)\s*$", text, re.I)
-    if match:
-        desc = match.group(1).upper() == "DESC"
-        text = text[: match.start()]
+    if tokens and tokens[-1].word in ("ASC", "DESC"):
+        desc = tokens.pop().word == "DESC"
     collation = None
-    match = re.search(r"\s+COLLATE\s+(\S+)\s*$", text, re.I)
-    if match:
-        collation = _unquote(match.group(1)).upper()
-        text = text[: match.start()]
-    text = text.strip()
-    if _IDENT.match(text):
-        return ExpectedColumn(_unquote(text), None, desc, collation)
+    if len(tokens) >= 2 and tokens[-2].word == "COLLATE":
+        collation = (tokens.pop().unquoted or "").upper()
+        tokens.pop()
+    if len(tokens) == 1 and tokens[0].kind in (WORD, IDENT):
+        return ExpectedColumn(tokens[0].unquoted, None, desc, collation)
+    text = spec[tokens[0].start:tokens[-1].end] if tokens else ""
     return ExpectedColumn(None, normalise_sql(text), desc, collation)
 
 
@@ -152,8 +138,8 @@ def check_expected(schema: Schema, expected: Iterable[ExpectedIndex]) -> list[st
 def same_where(a: str, b: str) -> bool:
     """Two WHERE texts equal once normalised, identifiers compared case-insensitively."""
     def fold(text: str) -> str:
-        parts = re.split(r"('(?:[^']|'')*')", normalise_sql(text))
-        return "".join(p if p.startswith("'") else p.lower() for p in parts)
+        return "".join(t.text if t.kind == STRING else t.text.lower()
+                       for t in tokenize(normalise_sql(text), trivia=True))
 
     return fold(a) == fold(b)
 
