@@ -8,7 +8,8 @@ case and quoting. So the structure is read with PRAGMAs (``table_list``, ``table
 ``foreign_key_list``, ``index_list``, ``index_xinfo``) and only the parts no PRAGMA reports
 (CHECK constraints, AUTOINCREMENT, DEFERRABLE, COLLATE of a column, generated-column
 expressions, expression-index terms, partial-index WHERE, trigger and view bodies) are taken
-from ``sqlite_schema`` text, tokenised and normalised by :func:`normalise_sql`.
+from ``sqlite_schema`` text, read with ``harness.sql``'s tokens and normalised by
+:func:`normalise_sql`.
 
 :func:`diff` gives one entry per difference, each naming the object and what differs; an
 empty list means the schemas are identical.
@@ -158,7 +159,8 @@ def _ident_text(name: str) -> _Tok:
     return _Tok("id", '"' + name.replace('"', '""') + '"', name)
 
 
-def _tokens(text: str | None) -> list[_Tok]:
+def _canonical_tokens(text: str | None) -> list[_Tok]:
+    """The tokens of ``text`` (``harness.sql``) in their canonical spelling."""
     out: list[_Tok] = []
     for token in tokenize(text or ""):
         kind, raw = token.kind, token.text
@@ -221,7 +223,7 @@ def normalise_sql(text: str | None) -> str:
     with double quotes, ``==`` becomes ``=`` and ``!=`` becomes ``<>``, and trailing
     semicolons are dropped.
     """
-    return _render(_strip_semicolons(_tokens(text)))
+    return _render(_strip_semicolons(_canonical_tokens(text)))
 
 
 # --------------------------------------------------------------------------- parsing CREATE text
@@ -325,7 +327,7 @@ def _fk_clause_end(toks: list[_Tok], i: int) -> int:
 
 def _parse_table_sql(sql: str | None) -> _TableSpec:
     spec = _TableSpec(columns={}, checks=[], fks=[], autoincrement=False)
-    toks = _tokens(sql)
+    toks = _canonical_tokens(sql)
     spec.autoincrement = any(t.kw == "AUTOINCREMENT" for t in toks)
     start = next((k for k, t in enumerate(toks) if t.kind == "op" and t.text == "("), None)
     if start is None or any(t.kw == "AS" for t in toks[:start]):
@@ -406,7 +408,7 @@ def _parse_column_def(part: list[_Tok], spec: _TableSpec) -> None:
 
 def _parse_index_sql(sql: str | None) -> tuple[list[str | None], str | None]:
     """Per indexed term its normalised expression text, and the partial WHERE text."""
-    toks = _tokens(sql)
+    toks = _canonical_tokens(sql)
     on = next((k for k, t in enumerate(toks) if t.kw == "ON"), None)
     if on is None:
         return [], None
@@ -429,7 +431,7 @@ def _parse_index_sql(sql: str | None) -> tuple[list[str | None], str | None]:
 
 def _virtual_sql(sql: str | None) -> str:
     """Normalised CREATE VIRTUAL TABLE text; module names are case-insensitive."""
-    toks = _strip_semicolons(_tokens(sql))
+    toks = _strip_semicolons(_canonical_tokens(sql))
     using = next((k for k, t in enumerate(toks) if t.kw == "USING"), None)
     if using is not None and using + 1 < len(toks) and toks[using + 1].kind == "id":
         toks[using + 1] = _Tok("id", _name_of(toks[using + 1]).lower())
@@ -439,7 +441,7 @@ def _virtual_sql(sql: str | None) -> str:
 def _strip_outer_parens(text: str | None) -> str | None:
     if text is None:
         return None
-    toks = _tokens(text)
+    toks = _canonical_tokens(text)
     while len(toks) >= 2 and toks[0].text == "(" and _group_end(toks, 0) == len(toks) - 1:
         toks = toks[1:-1]
     return _render(toks)
@@ -668,7 +670,7 @@ def _list_prefix(names: list[str], upto: int) -> str:
 
 def _sql_lines(sql: str) -> list[str]:
     """Normalised SQL broken at clause boundaries, for a line diff."""
-    toks = _tokens(sql)
+    toks = _canonical_tokens(sql)
     lines: list[list[_Tok]] = [[]]
     depth = 0
     seen_begin = False
