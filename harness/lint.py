@@ -7,19 +7,22 @@ oldest supported system SQLite does not know... (see ``RULES``).
 
 The SQL is cut into statements and tokens by ``harness.sql`` (so line numbers are the
 statements' first lines in the file): strings, quoted identifiers, blobs and comments are
-single tokens or dropped, so a keyword inside a literal or a comment never matches. The only database used is an in-memory one,
-to let SQLite itself say whether an ``ADD COLUMN`` is refused on a table with rows.
+single tokens or dropped, so a keyword inside a literal or a comment never matches. The only
+database used is an in-memory one, to let SQLite itself say whether an ``ADD COLUMN`` is
+refused on a table with rows.
 
-Transactions: ``wrapped=True`` means the runner runs each migration inside one transaction
-(the reference engine does). A file is nevertheless run unwrapped when it manages its own
-transactions (``BEGIN``/``COMMIT``/``END``/``ROLLBACK``) or opts out with a marker:
-``-- no-transaction`` (sqlx, first line), ``-- +goose NO TRANSACTION``, or dbmate's
-``-- migrate:up transaction:false``. Statements between a file's own ``BEGIN`` (or outermost
-``SAVEPOINT``) and its ``COMMIT`` are in a transaction either way. The reference engine's
-``-- reference: foreign_keys=off`` first line keeps the wrapping transaction but switches
-foreign keys off before it, so a ``PRAGMA foreign_keys`` inside such a file is harmless.
-The sqlfiles adapter also runs a file unwrapped when it contains ``VACUUM`` or a connection
-PRAGMA; lint its migrations with ``wrapped=False``.
+Transactions: a migration read by a format (the sqlfiles adapter) says itself whether its
+framework runs it in a transaction (``Migration.transaction``). For any other, ``wrapped=True``
+means the runner runs each migration inside one transaction (the reference engine does), and
+the markers of ``harness.engines.formats.markers`` opt a file out: ``-- no-transaction``
+(sqlx, first line), ``-- +goose NO TRANSACTION``, or dbmate's ``-- migrate:up
+transaction:false``. Either way a file that manages its own transactions
+(``BEGIN``/``COMMIT``/``END``/``ROLLBACK``) runs unwrapped, and statements between its own
+``BEGIN`` (or outermost ``SAVEPOINT``) and its ``COMMIT`` are in a transaction. The reference
+engine's ``-- reference: foreign_keys=off`` first line keeps the wrapping transaction but
+switches foreign keys off before it, so a ``PRAGMA foreign_keys`` inside such a file is
+harmless. Line numbers are the file's (``Migration.first_line``: a goose or dbmate up section
+starts below its marker).
 
 For goose and dbmate files only the up section (``-- +goose Up`` / ``-- migrate:up`` up to
 the down marker) is linted.

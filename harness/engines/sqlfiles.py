@@ -41,8 +41,9 @@ from typing import Callable, Sequence
 from harness.engines.faults import InProcessFaults
 from harness.engines.formats import HISTORY_FORMAT, REGISTRY
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile,
 )
+from harness.engines.formats.markers import cannot_be_wrapped
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,

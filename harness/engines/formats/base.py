@@ -17,9 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from harness.engines.formats.markers import (  # noqa: F401 (the formats' transaction rules, kept there)
-    CONNECTION_PRAGMAS, cannot_be_wrapped, controls_transactions, pragma_name,
-)
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
 

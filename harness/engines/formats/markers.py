@@ -133,8 +133,9 @@ def pragma(statement: Statement) -> tuple[str | None, str | None]:
     if statement.keyword != "PRAGMA" or len(tokens) < 2 or tokens[1].name is None:
         return None, None
     name, i = tokens[1].name, 2
-    if i + 1 < len(tokens) and tokens[i].is_op(".") and tokens[i + 1].name is not None:
-        name, i = tokens[i + 1].name, i + 2
+    qualified = tokens[i + 1].name if i + 1 < len(tokens) and tokens[i].is_op(".") else None
+    if qualified is not None:  # schema.name
+        name, i = qualified, i + 2
     rest = [t for t in tokens[i:] if not t.is_op(";")]
     if len(rest) >= 2 and rest[0].is_op("="):
         return name, statement.text[rest[1].start:rest[-1].end]
