@@ -31,8 +31,7 @@ gives back the input exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 #: Token kinds.
 WORD: Final = "word"  # a keyword or an unquoted identifier
@@ -48,18 +47,22 @@ TRIVIA: Final = frozenset({SPACE, COMMENT})
 
 _ID_CHAR = r"[A-Za-z0-9_$\u0080-\U0010ffff]"
 _WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff]" + _ID_CHAR + "*")
-_PATTERN = re.compile(
-    r"(?P<space>[ \t\n\v\f\r]+)"
-    r"|(?P<comment>--[^\n]*|/\*(?:.*?\*/|.*))"
-    r"|(?P<blob>[xX]'[^']*'?)"
+_SPACE = r"[ \t\n\v\f\r]+"
+_COMMENT = r"--[^\n]*|/\*(?:.*?\*/|.*)"
+_SIGNIFICANT = (
+    r"(?P<blob>[xX]'[^']*'?)"
     r"|(?P<string>'[^']*(?:''[^']*)*'?)"
     r'|(?P<ident>"[^"]*(?:""[^"]*)*"?|`[^`]*(?:``[^`]*)*`?|\[[^\]]*\]?)'
     r"|(?P<number>(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9][0-9_]*)?" + _ID_CHAR + "*)"
     r"|(?P<word>" + _WORD.pattern + ")"
     r"|(?P<param>\?[0-9]*|[:@$#](?:::)*" + _ID_CHAR + r"(?:" + _ID_CHAR + r"|::)*(?:\([^ \t\n\v\f\r)]*\)?)?)"
-    r"|(?P<op>->>|->|\|\||<<|>>|<=|>=|<>|!=|==|.)",
-    re.DOTALL,
+    r"|(?P<op>->>|->|\|\||<<|>>|<=|>=|<>|!=|==|.)"
 )
+#: Every token, trivia included.
+_ALL = re.compile(rf"(?P<space>{_SPACE})|(?P<comment>{_COMMENT})|{_SIGNIFICANT}", re.DOTALL)
+#: One significant token with the trivia before it (or the trivia at the end): half as many
+#: matches when trivia is dropped. Possessive, so trivia is never read twice.
+_AFTER_TRIVIA = re.compile(rf"(?:{_SPACE}|{_COMMENT})*+(?:{_SIGNIFICANT}|\Z)", re.DOTALL)
 #: Well-formed numbers: ``_`` only between two digits.
 _DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _DECIMAL = re.compile(rf"(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
@@ -68,9 +71,8 @@ _CLOSERS = {"'": "'", '"': '"', "`": "`", "[": "]"}
 _INT64 = 1 << 63
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One token: what it is, its text as written, and where it is."""
+class Token(NamedTuple):
+    """One token: what it is, its text as written, and where it is (a tuple: cheap to make)."""
 
     kind: str  # one of the kinds above
     text: str  # exactly as written
@@ -149,22 +151,21 @@ def tokenize(sql: str, *, trivia: bool = False, first_line: int = 1) -> list[Tok
     depth = 0
     line = first_line
     counted = 0  # newlines are counted up to this offset
-    for match in _PATTERN.finditer(sql):
-        kind = match.lastgroup or OP
-        start, end = match.span()
+    for match in (_ALL if trivia else _AFTER_TRIVIA).finditer(sql):
+        kind = match.lastgroup
+        if kind is None:
+            continue  # trailing trivia
+        start, end = match.span(kind)
         line += sql.count("\n", counted, start)
         counted = start
-        if kind in TRIVIA:
-            if trivia:
-                tokens.append(Token(kind, match.group(), start, end, line, depth))
-            continue
-        text = match.group()
-        if kind == OP and text == "(":
-            tokens.append(Token(kind, text, start, end, line, depth))
-            depth += 1
-            continue
-        if kind == OP and text == ")":
-            depth = max(depth - 1, 0)
+        text = match.group(kind)
+        if kind == OP:
+            if text == "(":
+                tokens.append(Token(kind, text, start, end, line, depth))
+                depth += 1
+                continue
+            if text == ")":
+                depth = max(depth - 1, 0)
         tokens.append(Token(kind, text, start, end, line, depth))
     return tokens
 
