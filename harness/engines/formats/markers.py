@@ -18,15 +18,6 @@ from typing import Sequence
 
 from harness.sql import Statement
 
-#: goose: ``-- +goose Up`` (annotations are matched case-insensitively, with no indentation).
-GOOSE_UP = re.compile(r"(?im)^--\s*\+goose\s+up\s*$")
-GOOSE_DOWN = re.compile(r"(?im)^--\s*\+goose\s+down\s*$")
-#: goose: the file runs outside a transaction (goose's ``-- +goose NO TRANSACTION``).
-GOOSE_NO_TX = re.compile(r"(?im)^--\s*\+goose\s+no\s+transaction\s*$")
-#: dbmate: ``-- migrate:up`` optionally followed by options (dbmate's own ``upRegExp``).
-DBMATE_UP = re.compile(r"(?m)^--\s*migrate:up(\s*$|\s+\S+)")
-DBMATE_DOWN = re.compile(r"(?m)^--\s*migrate:down(\s*$|\s+\S+)")
-_DBMATE_DIRECTIVE = re.compile(r"^--\s*migrate:(up|down)")
 #: sqlx: the file's text starts with ``-- no-transaction`` (sqlx's ``starts_with``).
 SQLX_NO_TX = "-- no-transaction"
 #: The reference engine's convention: a first line by which its runner is told to switch
@@ -43,6 +34,25 @@ NOT_IN_TRANSACTION = frozenset({"VACUUM", "ATTACH", "DETACH"})
 #: once the transaction has written; synchronous fails ("Safety level may not be changed
 #: inside a transaction").
 CONNECTION_PRAGMAS = frozenset({"foreign_keys", "journal_mode", "synchronous"})
+
+
+def _goose(annotation: str) -> re.Pattern[str]:
+    """``-- +goose <annotation>`` on a line of its own: goose matches annotations
+    case-insensitively and refuses indented ones."""
+    return re.compile(r"(?im)^--\s*\+goose\s+" + r"\s+".join(annotation.split()) + r"\s*$")
+
+
+def _dbmate(direction: str) -> re.Pattern[str]:
+    """``-- migrate:<direction>`` optionally followed by options (dbmate's own ``upRegExp``)."""
+    return re.compile(rf"(?m)^--\s*migrate:{direction}(\s*$|\s+\S+)")
+
+
+GOOSE_UP = _goose("Up")
+GOOSE_DOWN = _goose("Down")
+GOOSE_NO_TX = _goose("NO TRANSACTION")  # the file runs outside a transaction
+DBMATE_UP = _dbmate("up")
+DBMATE_DOWN = _dbmate("down")
+_DBMATE_DIRECTIVE = re.compile(r"^--\s*migrate:(up|down)")
 
 
 # -- markers ----------------------------------------------------------------------------------
