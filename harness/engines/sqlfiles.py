@@ -41,9 +41,8 @@ from typing import Callable, Sequence
 from harness.engines.faults import InProcessFaults
 from harness.engines.formats import HISTORY_FORMAT, REGISTRY
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
 )
-from harness.engines.formats.markers import cannot_be_wrapped
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
@@ -117,8 +116,8 @@ class SqlFilesEngine(InProcessFaults):
 
     def migrations(self) -> Sequence[Migration]:
         base = self.directory.parent
-        return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base), f.transaction,
-                               _first_line(f)) for f in self.files)
+        return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base),
+                               transaction=f.transaction, first_line=_first_line(f)) for f in self.files)
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         start = time.perf_counter()

@@ -17,6 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from harness.engines.formats.markers import (  # the transaction rules live there; named here for the formats
+    CONNECTION_PRAGMAS as CONNECTION_PRAGMAS,
+    cannot_be_wrapped as cannot_be_wrapped,
+    controls_transactions as controls_transactions,
+    pragma_name as pragma_name,
+)
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
 

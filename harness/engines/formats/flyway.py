@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, strip_bom,
+    AppliedRow, Format, History, MigrationFile, Recognised, decode, pragma_name, strip_bom,
 )
-from harness.engines.formats.markers import pragma_name
 from harness.engines.statements import split
 
 VERSIONED = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<desc>.*)\.sql$", re.IGNORECASE)

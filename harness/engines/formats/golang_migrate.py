@@ -28,9 +28,9 @@ from typing import Sequence
 
 from harness.engines.formats.base import (
     CODE_DIRTY, CODE_UNKNOWN, AppliedRow, Discovery, Format, History, MigrationFile, Problem, Recognised,
-    decode,
+    controls_transactions, decode,
 )
-from harness.engines.formats.markers import any_framework_marker, controls_transactions
+from harness.engines.formats.markers import any_framework_marker
 
 PATTERN = re.compile(r"^(?P<version>[0-9]+)_(?P<title>.*)\.(?P<direction>up|down)\.sql$")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.engines.formats import markers
 from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, utc_now,
+    AppliedRow, Format, History, MigrationFile, Recognised, cannot_be_wrapped, decode, utc_now,
 )
 from harness.engines.statements import split
 
@@ -63,7 +63,7 @@ class Plain(Format):
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         text = decode(path, raw)
         return MigrationFile(version, found.name, path, hashlib.sha256(raw).hexdigest(), text,
-                             transaction=not markers.cannot_be_wrapped(split(text)),
+                             transaction=not cannot_be_wrapped(split(text)),
                              foreign_keys_off=markers.foreign_keys_off_first(text))
 
 
