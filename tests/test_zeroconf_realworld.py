@@ -79,7 +79,7 @@ def test_goose_wraps_the_file_so_its_pragma_is_a_no_op_and_the_cascade_deletes_c
     failed = failed_lines(run)
     assert any(line.startswith("FAILED   matrix[fixture=v1]::data-preserved: table child:") and "rows lost" in line
                for line in failed), run.stdout
-    assert "WARNED   lint::pragma-in-transaction: goose_fk_rebuild/0002_parent_created_at.sql:3" in run.stdout
+    assert "WARNED   lint::pragma-in-transaction: goose_fk_rebuild/0002_parent_created_at.sql:4" in run.stdout
     scenario = (tmp_path / "work" / "scenario.toml").read_text()
     assert "foreign_keys = true" in scenario and "params = { wrapped = true }" in scenario
 
