@@ -22,9 +22,11 @@ def harness(*args: str, cwd: Path, plugin_path: Path | None = PLUGIN) -> subproc
 
 
 def scenario(tmp_path: Path, page_size: int) -> Path:
-    text = (PLUGIN / "page-size.toml").read_text(encoding="utf-8")
+    """The reference engine gated by the plugin's family only."""
     path = tmp_path / "page-size.toml"
-    path.write_text(text.replace("page_size = 4096", f"page_size = {page_size}"), encoding="utf-8")
+    path.write_text('[suite]\nname = "plugin"\nseed = 7\n\n[engine]\nadapter = "python"\n'
+                    'target = "harness.reference:ReferenceEngine"\n\n'
+                    f'[checks.page-size]\nparams = {{ page_size = {page_size} }}\n', encoding="utf-8")
     return path
 
 

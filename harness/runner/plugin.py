@@ -38,6 +38,9 @@ from harness.runner.shards import parse_shard, shard_members
 from harness.runner.expand import expand, load_manifest
 from harness.scenario import Scenario
 
+#: Fixtures for a team's own checks written as plain pytest tests (``harness_engine`` ...).
+pytest_plugins = ["harness.runner.fixtures"]
+
 RESULT_KEY = "harness_result"
 _started_key = pytest.StashKey[float]()
 _workdir_key = pytest.StashKey[Path]()
