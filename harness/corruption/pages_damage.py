@@ -16,6 +16,7 @@ import random
 import sqlite3
 import struct
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from harness.corruption.catalogue import (
 )
 from harness.sqlite import schema
 from harness.sqlite.pages import (
-    LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, decode_value, record_fields,
+    LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, SchemaEntry, decode_value, record_fields,
     varint, without_rowid,
 )
 
@@ -61,10 +62,10 @@ class TableInfo:
     indexes: tuple[tuple[str, int], ...]  # (index name, first column) of plain, non-partial indexes
 
 
-_SCHEMA_FACTS: dict[tuple, object] = {}  # (what, schema rows) -> facts SQLite gave for that schema
+_SCHEMA_FACTS: dict[tuple[object, ...], object] = {}  # (what, schema rows) -> facts SQLite gave for that schema
 
 
-def _schema_key(what: str, r: Reader) -> tuple:
+def _schema_key(what: str, r: Reader) -> tuple[object, ...]:
     """The schema's SQL text identifies what SQLite's pragmas say about it (root pages aside)."""
     return (what,) + tuple((e.type, e.name, e.tbl_name, e.sql) for e in r.schema())
 
@@ -84,12 +85,16 @@ def tables(db: Path, conn: sqlite3.Connection | None = None) -> list[TableInfo]:
         if len(_SCHEMA_FACTS) > 64:
             _SCHEMA_FACTS.clear()
         cached = _SCHEMA_FACTS[key] = _table_facts(db, conn, set(entries))
-    columns, indexes, partial = cached  # type: ignore[misc]
-    return _table_infos(entries, columns, indexes, partial)
+    facts: _TableFacts = cached  # type: ignore[assignment]  # stored by _table_facts for this key
+    return _table_infos(entries, *facts)
 
 
-def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> tuple:
-    columns: dict[str, list[tuple]] = {name: [] for name in names}
+#: Per table: its xinfo rows (cid, name, type, pk, hidden); its indexes' column ids; partial indexes.
+_TableFacts = tuple[dict[str, list[tuple[Any, ...]]], dict[str, dict[str, list[int | None]]], set[tuple[str, str]]]
+
+
+def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> _TableFacts:
+    columns: dict[str, list[tuple[Any, ...]]] = {name: [] for name in names}
     indexes: dict[str, dict[str, list[int | None]]] = {name: {} for name in names}
     partial: set[tuple[str, str]] = set()
     with (nullcontext(conn) if conn is not None else schema_connection(db)) as conn:
@@ -109,7 +114,8 @@ def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> 
     return columns, indexes, partial
 
 
-def _table_infos(entries: dict, columns: dict, indexes: dict, partial: set) -> list[TableInfo]:
+def _table_infos(entries: dict[str, SchemaEntry], columns: dict[str, list[tuple[Any, ...]]],
+                 indexes: dict[str, dict[str, list[int | None]]], partial: set[tuple[str, str]]) -> list[TableInfo]:
     out = []
     for name, e in entries.items():
         xinfo = columns[name]
@@ -123,8 +129,9 @@ def _table_infos(entries: dict, columns: dict, indexes: dict, partial: set) -> l
             if (name, index) in partial or any(c is None or c < 0 for c in cols):
                 continue
             indexed.update(c for c in cols if c is not None)
-            plain.append((index, cols[0]))  # type: ignore[arg-type]
-        indexed.discard(ipk)  # type: ignore[arg-type]
+            plain.append((index, int(cols[0] or 0)))
+        if ipk is not None:
+            indexed.discard(ipk)
         out.append(TableInfo(name, e.rootpage, tuple(str(row[1]) for row in xinfo), ipk, frozenset(indexed),
                              tuple(plain)))
     return out
@@ -739,7 +746,7 @@ def fk_orphan(setup: DamageSetup, rng: random.Random) -> Done:
             child, col, parent = _q(child_name), _q(fk.columns[0]), _q(fk.table)
             pcol = _q(parent_column) if parent_column else "rowid"
             low, high = _rowid_range(conn, child_name)
-            if low is None:
+            if low is None or high is None:
                 continue
             row = conn.execute(f"SELECT rowid, {col} FROM {child} WHERE rowid >= ? AND {col} IS NOT NULL "
                                f"ORDER BY rowid LIMIT 1", (rng.randint(low, high),)).fetchone() or \

@@ -94,7 +94,7 @@ def _wal(setup: DamageSetup) -> WalMap:
     return wal
 
 
-def _lost(n: int) -> dict:
+def _lost(n: int) -> dict[str, object]:
     return {"lost_commits": n, "content_changed_silently": n > 0}
 
 
