@@ -41,10 +41,9 @@ DEFAULT_RANDOM_EXAMPLES = 6
 
 def _power_run(ctx: CaseContext, db: Path, operation: str) -> powerloss.PowerLossRun | v.Verdict:
     spec = ctx.scenario.engine
-    engine = getattr(ctx.engine, "_engine", ctx.engine)  # the adapter behind the harness's guard
     try:
         return powerloss.power_loss_runs(
-            engine, db, operation=operation, seed=ctx.case.seed, into=ctx.data_dir("power"),
+            ctx.engine, db, operation=operation, seed=ctx.case.seed, into=ctx.data_dir("power"),
             python_target=spec.target, options=spec.options, sys_path=[str(p) for p in spec.sys_path],
             scenario=ctx.scenario.path)
     except powerloss.PowerLossError as exc:

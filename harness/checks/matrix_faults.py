@@ -28,6 +28,7 @@ from harness.checks import verdict as v
 from harness.checks.context import CaseContext
 from harness.checks.starts import start_copy, start_version
 from harness.checks.states import State, reopened_step, state_of
+from harness.engines.faults import supported_faults
 from harness.engines.protocol import (
     FAULT_FULL_AT_WRITE,
     FAULT_INTERRUPT_AT_STEP,
@@ -152,7 +153,7 @@ def _sweep(judge: _Judge, points: int) -> tuple[int, str] | None:
 
 def run_faults(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
     """Every supported fault kind of ``kinds`` over the case's migration run, judged as above."""
-    supported = [k for k in kinds if k in getattr(ctx.engine, "faults", frozenset())]
+    supported = [k for k in kinds if k in supported_faults(ctx.engine)]
     if not supported:
         return v.skipped(f"the engine supports none of {', '.join(kinds)} (in-process Python/sqlfiles engines, "
                          "or executables where strace and ptrace are available)")

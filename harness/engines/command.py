@@ -127,6 +127,16 @@ class CommandEngine:
             raise ValueError(f"{self.name} has no migrate command")
         return self._strace.migrate_with_fault(db, target, fault)
 
+    @property
+    def trace_cwd(self) -> Path | None:
+        """Where its commands start (``Traceable``)."""
+        return self._cwd
+
+    def run_wrapped(self, operation: str, db: Path, target: int | None,
+                    wrap: Callable[[Sequence[str]], Sequence[str]]) -> Outcome:
+        """Run ``operation``'s command with its argv rewritten by ``wrap`` (``Traceable``)."""
+        return self._invoke(operation, db, target, wrap)
+
     def migrations(self) -> Sequence[Migration]:
         """The ``migrations`` command's list, run once; none without that command."""
         if self._migrations is None:

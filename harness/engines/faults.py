@@ -102,6 +102,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
+from harness.engines.capabilities import FaultInjectable
 from harness.engines.protocol import (
     CODE_CRASH, CODE_TIMEOUT, CODE_UNSPECIFIED, EXECUTABLE_FAULTS, FAULT_FULL_AT_WRITE,
     FAULT_INTERRUPT_AT_STEP, FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_KILL_AT_SYNC,
@@ -115,12 +116,11 @@ CRASH_STATUS = 75  # the child's exit status when it was "killed" at the chosen 
 
 
 def supported_faults(engine: object) -> frozenset[str]:
-    """The fault kinds ``engine`` can inject (none when it lacks the optional members)."""
-    kinds = getattr(engine, "faults", None)
-    if not isinstance(kinds, (set, frozenset)) or not callable(getattr(engine, "migrate_with_fault", None)) \
-            or not callable(getattr(engine, "count_points", None)):
+    """The fault kinds ``engine`` can inject (none when it is not ``FaultInjectable``)."""
+    if not isinstance(engine, FaultInjectable):
         return frozenset()
-    return frozenset(kinds)
+    kinds = engine.faults
+    return frozenset(kinds) if isinstance(kinds, (set, frozenset)) else frozenset()
 
 
 def _require(kind: str, supported: frozenset[str], who: str) -> None:
