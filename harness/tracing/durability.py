@@ -8,18 +8,23 @@ Replay: the durability rule (``images``)
     - File data: every write and truncate of a file made before that file's last completed
       sync is durable (``fsync`` and ``fdatasync`` alike: both flush data and size); the
       later ones are unsynced.
-    - Names (create, unlink, rename, mkdir, rmdir) are durable only once a directory they
-      change has been synced after them: a ``Sync`` of directory D makes durable every name
-      operation up to and including the last one that changed an entry of D, and every
-      earlier one too (file systems journal name changes in order, so a later one never
-      survives an earlier one). This is POSIX's rule, which SQLite follows (it fsyncs the
-      directory after creating a journal or WAL unless built with SQLITE_DISABLE_DIRSYNC),
-      and the one the ext4-style "rename over a file that was never synced" bug needs.
-      It does not make images trivially old: SQLite's own directory syncs, and the
-      reference engine's after each quarantine and restore, keep them moving (measured:
-      the drop images of a migration go from the start to head; those of a recovery pass
-      through "quarantined" to "restored"). A file whose creation is not durable is absent;
-      its synced data is unreachable. The starting files are durable.
+    - Names (create, unlink, rename, mkdir, rmdir) are durable only once the directory
+      holding the entry is synced after them, per directory: a ``Sync`` of directory D
+      makes durable the pending name operations on D's entries, in order, and no other
+      (a sync of D says nothing about its parent or its siblings). A rename counts for the
+      directory it moves the entry into and takes the old name with it (renames are atomic
+      on journalling file systems), and it takes along the pending operation that created
+      its source (a rename cannot outlive its source's creation). An entry is reachable
+      only when every directory above it is durable in its own parent: a file created in a
+      new ``backups/`` is lost with it until the data directory is synced after the
+      ``mkdir``. This is POSIX's rule, which SQLite follows for its journals (it fsyncs the
+      directory after creating a journal or WAL unless built with SQLITE_DISABLE_DIRSYNC);
+      it catches the ext4-style "rename over a file that was never synced" bug and a
+      quarantine or snapshot directory whose parent is never synced. A file whose creation
+      is not durable is absent; its synced data is unreachable. The starting files are
+      durable. ``sync()``/``syncfs()`` make everything durable.
+    - In-kernel copies (``Copy``) are writes of the source's modelled content at the
+      moment of the copy, unsynced like any write until their target is synced.
 
     The modes, for what is not durable at the cut:
 
@@ -49,7 +54,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from harness.tracing.fileops import (
-    IGNORED_SUFFIXES, Allocate, Create, Mkdir, Op, PowerLossError, Rename, Rmdir, Sync, SyncAll, Truncate, Unlink,
+    IGNORED_SUFFIXES, Allocate, Copy, Create, Mkdir, Op, PowerLossError, Rename, Rmdir, Sync, SyncAll, Truncate, Unlink,
     Write, WriteLog, sync_points,
 )
 from harness.tracing.recording import SqliteBuild
@@ -78,11 +83,25 @@ class _Name:
     path: str
     target: str = ""
     inode: int = 0
-    dirs: tuple[str, ...] = ()  # the directories whose entries it changes
+    directory: str = ""  # the directory whose sync makes it durable
+    seq: int = 0  # its place in the log
+
+    @property
+    def result(self) -> str:
+        """The name it makes exist (``""``: none)."""
+        return self.target if self.kind == "rename" else self.path if self.kind in ("create", "mkdir") else ""
 
 
 def _parent(path: str) -> str:
     return os.path.dirname(path)
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """The directories above ``path`` in the data directory, nearest first (not the data directory)."""
+    parent = _parent(path)
+    while parent:
+        yield parent
+        parent = _parent(parent)
 
 
 def _apply_name(names: dict[str, int], op: _Name) -> None:
@@ -181,8 +200,8 @@ class _Replay:
             self._ensure_dirs(_parent(rel), self.names)
             self.names[rel] = self._new_inode(data)
         self.durable_names = dict(self.names)
-        self.meta: list[_Name] = []
-        self.durable_meta = 0
+        self.pending: list[_Name] = []  # name operations no directory sync has made durable yet
+        self.seq = 0
         self.unlinked: dict[str, int] = {}
 
     def _new_inode(self, data: bytes = b"") -> int:
@@ -209,10 +228,31 @@ class _Replay:
             self.unlinked[op.target] = self.names[op.target]
         self._ensure_dirs(_parent(op.path), self.names)
         _apply_name(self.names, op)
-        self.meta.append(op)
+        self.pending.append(op)
+
+    def _named(self, kind: str, path: str, target: str = "", inode: int = 0) -> None:
+        """A name operation: durable once the directory it changes is synced (for a rename,
+        the one it moves the entry into; renames are atomic, so the old name goes with it)."""
+        self.seq += 1
+        self._name(_Name(kind, path, target, inode, _parent(target if kind == "rename" else path), self.seq))
+
+    def _copied(self, op: Copy) -> list[Op]:
+        """An in-kernel copy as the data operations it amounts to, from the source's content now."""
+        number = self._inode(op.source, op.source_deleted)
+        if number is None:
+            raise PowerLossError(f"the trace copies from {op.source}, which is neither a starting file nor "
+                                 f"created in the trace")
+        source = self.inodes[number].current
+        end = len(source) if op.length is None else op.source_offset + op.length
+        data = bytes(source[op.source_offset:end])
+        write = Write(op.path, 0 if op.clone else op.offset, data, op.deleted)
+        return [Truncate(op.path, 0, op.deleted), write] if op.clone else [write]
 
     def apply(self, op: Op) -> None:
-        if isinstance(op, _DATA_OPS):
+        if isinstance(op, Copy):
+            for data_op in self._copied(op):
+                self.apply(data_op)
+        elif isinstance(op, _DATA_OPS):
             number = self._inode(op.path, op.deleted)
             if number is None:
                 raise PowerLossError(f"the trace writes to {op.path}, which is neither a starting file nor "
@@ -224,20 +264,19 @@ class _Replay:
             inode.pending.append(op)
         elif isinstance(op, Create):
             if op.path not in self.names:
-                self._name(_Name("create", op.path, inode=self._new_inode(), dirs=(_parent(op.path),)))
+                self._named("create", op.path, inode=self._new_inode())
         elif isinstance(op, Mkdir):
             if op.path not in self.names:
-                self._name(_Name("mkdir", op.path, dirs=(_parent(op.path),)))
+                self._named("mkdir", op.path)
         elif isinstance(op, (Unlink, Rmdir)):
             if op.path in self.names:
-                self._name(_Name("unlink" if isinstance(op, Unlink) else "rmdir", op.path, dirs=(_parent(op.path),)))
+                self._named("unlink" if isinstance(op, Unlink) else "rmdir", op.path)
         elif isinstance(op, Rename):
             if op.source in self.names and op.source != op.target:
-                self._name(_Name("rename", op.source, op.target, self.names[op.source],
-                                 (_parent(op.source), _parent(op.target))))
+                self._named("rename", op.source, op.target, self.names[op.source])
         elif isinstance(op, Sync):
             if op.path == "" or (not op.deleted and self.names.get(op.path) == _DIR):
-                self._directory_synced(op.path)
+                self._names_durable([name for name in self.pending if name.directory == op.path])
             else:
                 number = self._inode(op.path, op.deleted)
                 if number is not None:
@@ -248,24 +287,30 @@ class _Replay:
             for inode in self.inodes.values():
                 inode.durable = bytearray(inode.current)
                 inode.pending.clear()
-            self._names_durable(len(self.meta))
+            self._names_durable(list(self.pending))
 
-    def _directory_synced(self, directory: str) -> None:
-        for index in range(len(self.meta) - 1, self.durable_meta - 1, -1):
-            if directory in self.meta[index].dirs:
-                self._names_durable(index + 1)
-                return
-
-    def _names_durable(self, upto: int) -> None:
-        for op in self.meta[self.durable_meta:upto]:
-            self._ensure_dirs(_parent(op.path), self.durable_names)
+    def _names_durable(self, names: list[_Name]) -> None:
+        """Make ``names`` durable, in log order; each takes with it the earlier pending
+        operation that made the name it acts on (a rename cannot outlive its source's creation)."""
+        for op in names:
+            if op not in self.pending:
+                continue  # already made durable as another one's cause
+            causes = [n for n in self.pending if n.seq < op.seq and n.result == op.path and op.kind == "rename"]
+            if causes:
+                self._names_durable(causes[-1:])
+            self.pending.remove(op)
             _apply_name(self.durable_names, op)
-        self.durable_meta = max(self.durable_meta, upto)
+
+    def _reachable(self) -> dict[str, int]:
+        """The durable names whose every parent directory's own entry is durable too."""
+        names = self.durable_names
+        return {path: number for path, number in names.items()
+                if all(names.get(parent) == _DIR for parent in _ancestors(path))}
 
     def image(self, mode: str, point: int, points: int, seed: int, directory: Path, sync: str) -> Image:
         lost: list[str] = []
-        names = self.durable_names if mode == MODE_DROP else self.names
-        unsynced_names = len(self.meta) - self.durable_meta
+        names = self._reachable() if mode == MODE_DROP else self.names
+        unsynced_names = len(self.pending)
         if mode == MODE_DROP and unsynced_names:
             lost.append(f"{unsynced_names} name operation(s) not made durable by a directory sync")
         directory.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,11 @@ The log (``WriteLog.ops``), in the order the calls completed
     ``Write(path, offset, data)`` (``offset`` None: ``O_APPEND``), ``Truncate(path, size)``
     (also ``O_TRUNC``), ``Allocate(path, end)`` (``fallocate`` mode 0), ``Sync(path)``
     (``fsync``/``fdatasync`` of a file or a directory), ``SyncAll()`` (``sync``, ``syncfs``),
-    ``Unlink(path)``, ``Mkdir(path)``, ``Rmdir(path)``, ``Rename(source, target)``. Paths
+    ``Unlink(path)``, ``Mkdir(path)``, ``Rmdir(path)``, ``Rename(source, target)``, and
+    ``Copy(path, offset, source, source_offset, length)``: data the kernel copied from one
+    file to another without it passing through the process (``sendfile``,
+    ``copy_file_range``, ``splice`` through a pipe, the ``FICLONE``/``FICLONERANGE`` ioctls),
+    taken at replay from the source's modelled content at that moment. Paths
     are relative to the data directory (``""`` is the directory itself). ``write`` without
     an offset uses the position the parser tracks per descriptor (``openat``, ``lseek``'s
     result, earlier writes). An operation on a descriptor whose file was unlinked
@@ -48,6 +52,22 @@ class Write:
     def __repr__(self) -> str:
         extra = ", deleted=True" if self.deleted else ""
         return f"Write({self.path!r}, {self.offset}, <{len(self.data)} bytes>{extra})"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """``length`` bytes of ``source`` from ``source_offset`` written to ``path`` at ``offset``
+    (None: at the end, ``O_APPEND``). ``length`` None: to the end of the source; ``clone``:
+    the whole file replaced by the source's content (``FICLONE``)."""
+
+    path: str
+    offset: int | None
+    source: str
+    source_offset: int
+    length: int | None
+    deleted: bool = False
+    source_deleted: bool = False
+    clone: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,8 +116,7 @@ class Rename:
     target: str
 
 
-Op = Union[Create, Write, Truncate, Allocate, Sync, SyncAll, Unlink, Mkdir, Rmdir, Rename]
-_DATA_OPS = (Write, Truncate, Allocate)
+Op = Union[Create, Write, Copy, Truncate, Allocate, Sync, SyncAll, Unlink, Mkdir, Rmdir, Rename]
 
 
 @dataclass(frozen=True)
@@ -122,5 +141,5 @@ def sync_points(log: WriteLog) -> int:
     return sum(1 for op in log.ops if isinstance(op, (Sync, SyncAll)))
 
 
-__all__ = ["IGNORED_SUFFIXES", "Allocate", "Create", "Mkdir", "Op", "PowerLossError", "Rename", "Rmdir", "Sync",
+__all__ = ["IGNORED_SUFFIXES", "Allocate", "Copy", "Create", "Mkdir", "Op", "PowerLossError", "Rename", "Rmdir", "Sync",
            "SyncAll", "Truncate", "Unlink", "Write", "WriteLog", "sync_points"]

@@ -16,14 +16,15 @@ Recording (``record``)
             -e trace=openat,?open,?creat,?openat2,write,pwrite64,writev,pwritev,?pwritev2,
                      ftruncate,?truncate,?fallocate,fsync,fdatasync,?sync,?syncfs,unlink,unlinkat,
                      ?rename,renameat,?renameat2,?mkdir,mkdirat,?rmdir,close,lseek,?chdir,?fchdir,
-                     ?mmap,?sendfile,?copy_file_range \\
-            -- ARGV...
+                     ?mmap,?sendfile,?sendfile64,?copy_file_range,?splice,ioctl,read,?readv \\
+            -e raw=read,readv -- ARGV...
 
     ``-y`` prints the path behind every file descriptor, ``-xx`` prints every string (data
     and paths) as ``\\xNN`` escapes, so the parser never meets an ambiguous quote, and ``-s``
     is raised to 1 MiB so whole pages are captured (a write longer than that is refused
     rather than replayed short: ``PowerLossError``). A ``?`` lets strace skip a call the
-    architecture lacks. ``--seccomp-bpf`` is used when ``faults.strace_tool`` found it
+    architecture lacks; ``read``/``readv`` are traced raw (no data captured: only that a
+    descriptor's position moved). ``--seccomp-bpf`` is used when the probe found it
     working (nothing is injected here, so its one defect, dropped signals, does not matter).
 
     No ``-P``: ``-P`` matches exact paths only, and a recovery writes below the data
@@ -38,9 +39,18 @@ Recording (``record``)
     judging them ~0.6 s. A fresh install: 2.1 MB, 194 operations, 8 sync points, 0.5-0.6 s.
 
     ``-shm`` files are left out (SQLite maps them and rebuilds them on the first open after
-    a crash; their bytes are no durable state). A shared writable ``mmap`` of another file
-    in the data directory, and ``sendfile``/``copy_file_range`` into one, move data a trace
-    does not show: they are listed in ``WriteLog.unmodelled`` and ``images`` refuses the log.
+    a crash; their bytes are no durable state).
+
+    In-kernel copies are ``Copy`` operations, their data taken at replay from the source's
+    modelled content: ``sendfile`` (Python's ``shutil.copyfile``), ``copy_file_range``
+    (Rust's ``std::fs::copy``), ``splice`` from a file into a pipe and from the pipe into a
+    file (the pipe's queue is followed), and the ``FICLONE``/``FICLONERANGE`` ioctls (``cp
+    --reflink``). A source given by its descriptor's position is placed by the positions the
+    trace shows (``openat``, ``lseek``, earlier copies); after a ``read()`` on that
+    descriptor the position is unknown. What a trace cannot place is listed in
+    ``WriteLog.unmodelled`` and ``images`` refuses the log: such a copy, a copy into the
+    data directory from a file outside it or from a pipe filled otherwise, and a shared
+    writable ``mmap`` of a file in the data directory.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from typing import Callable, Iterable, Sequence
 
 from harness.engines.protocol import Outcome
 from harness.tracing.fileops import (
-    IGNORED_SUFFIXES, Allocate, Create, Mkdir, Op, PowerLossError, Rename, Rmdir, Sync, SyncAll, Truncate, Unlink,
+    IGNORED_SUFFIXES, Allocate, Copy, Create, Mkdir, Op, PowerLossError, Rename, Rmdir, Sync, SyncAll, Truncate, Unlink,
     Write, WriteLog,
 )
 from harness.tracing.strace import MAX_STRING, StraceTool, strace_tool
@@ -66,8 +76,9 @@ TRACED_CALLS = (
     "openat", "?open", "?creat", "?openat2", "write", "pwrite64", "writev", "pwritev", "?pwritev2",
     "ftruncate", "?truncate", "?fallocate", "fsync", "fdatasync", "?sync", "?syncfs", "unlink", "unlinkat",
     "?rename", "renameat", "?renameat2", "?mkdir", "mkdirat", "?rmdir", "close", "lseek", "?chdir", "?fchdir",
-    "?mmap", "?sendfile", "?copy_file_range",
+    "?mmap", "?sendfile", "?sendfile64", "?copy_file_range", "?splice", "ioctl", "read", "?readv",
 )
+RAW_CALLS = ("read", "readv")  # only their descriptor matters (a copy's source position): no data
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class SqliteBuild:
 _HEX = r"(?:\\x[0-9a-f]{2})*"
 _FD = rf"(-?\d+|AT_FDCWD)(?:<({_HEX})>(\(deleted\))?)?"
 _STR = rf"\"({_HEX})\"(\.\.\.)?"
+_OFFSET = r"(NULL|\[(\d+)\](?: => \[\d+\])?)"  # a loff_t pointer: NULL (the descriptor's position) or [n]
 _ARGS = {
     "write": re.compile(rf"^{_FD}, {_STR}, (\d+)$"),
     "pwrite64": re.compile(rf"^{_FD}, {_STR}, (\d+), (\d+)$"),
@@ -106,6 +118,12 @@ _ARGS = {
     "rename": re.compile(rf"^{_STR}, {_STR}$"),
     "renameat": re.compile(rf"^{_FD}, {_STR}, {_FD}, {_STR}(?:, (.*))?$"),
     "mmap": re.compile(rf"^[^,]+, \d+, ([^,]+), ([^,]+), {_FD}, .*$"),
+    "sendfile": re.compile(rf"^{_FD}, {_FD}, {_OFFSET}, \d+$"),
+    "copy_file_range": re.compile(rf"^{_FD}, {_OFFSET}, {_FD}, {_OFFSET}, \d+, .*$"),
+    "ficlone": re.compile(rf"^{_FD}, (?:BTRFS_IOC_CLONE or )?FICLONE, (\d+)(?:<({_HEX})>(\(deleted\))?)?$"),
+    "ficlonerange": re.compile(rf"^{_FD}, (?:BTRFS_IOC_CLONE_RANGE or )?FICLONERANGE, \{{src_fd=(\d+)"
+                               rf"(?:<({_HEX})>(\(deleted\))?)?, src_offset=(\d+), src_length=(\d+), "
+                               rf"dest_offset=(\d+)\}}$"),
 }
 _IOV = re.compile(rf"iov_base={_STR}")
 
@@ -127,6 +145,9 @@ class _Parser:
         self.ops: list[Op] = []
         self.unmodelled: list[str] = []
         self.libraries: dict[str, None] = {}
+        self.fds: dict[str, str] = {}  # descriptor -> path, for arguments strace prints as a bare number
+        self.read_from: set[str] = set()  # descriptors read() since their position was last known
+        self.pipes: dict[str, list[tuple[str | None, int, int, bool]]] = {}  # pipe -> (source, offset, length, deleted)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -176,14 +197,20 @@ class _Parser:
     def _add(self, op: Op) -> None:
         self.ops.append(op)
 
-    def _put(self, fd: str, absolute: str, deleted: bool, offset: int | None, data: bytes) -> None:
-        """A write of ``data`` through ``fd`` (at ``offset``, else at the descriptor's position)."""
+    def _advance(self, fd: str, absolute: str, offset: int | None, length: int) -> int | None:
+        """Where ``length`` bytes through ``fd`` land: ``offset``, else the descriptor's position
+        (which moves on; None: appending)."""
         key = (fd, absolute)
         position: int | None = offset
         if offset is None and key not in self.appending:
             position = self.offsets.get(key, 0)
         if offset is None and position is not None:
-            self.offsets[key] = position + len(data)
+            self.offsets[key] = position + length
+        return position
+
+    def _put(self, fd: str, absolute: str, deleted: bool, offset: int | None, data: bytes) -> None:
+        """A write of ``data`` through ``fd`` (at ``offset``, else at the descriptor's position)."""
+        position = self._advance(fd, absolute, offset, len(data))
         rel = self.relative(absolute)
         if rel:
             self._add(Write(rel, position, data, deleted))
@@ -197,6 +224,8 @@ class _Parser:
     def _opened(self, absolute: str, flags: str, fd: int, ret_path: str | None) -> None:
         actual = self.fd_path(ret_path) or absolute
         key = (str(fd), actual)
+        self.fds[str(fd)] = actual
+        self.read_from.discard(str(fd))
         self.offsets[key] = 0
         self.appending.discard(key)
         if "O_APPEND" in flags:
@@ -281,11 +310,14 @@ class _Parser:
             key = (match.group(1), self.fd_path(match.group(2)) or "")
             self.offsets.pop(key, None)
             self.appending.discard(key)
+            self.fds.pop(match.group(1), None)
+            self.read_from.discard(match.group(1))
 
     def _sys_lseek(self, pid: str, name: str, args: str, ret: int, ret_path: str | None) -> None:
         match = _ARGS["lseek"].match(args)
         if match:
             self.offsets[(match.group(1), self.fd_path(match.group(2)) or "")] = ret
+            self.read_from.discard(match.group(1))
 
     def _sys_ftruncate(self, pid: str, name: str, args: str, ret: int, ret_path: str | None) -> None:
         match = _ARGS["fd_num"].match(args)
@@ -366,12 +398,102 @@ class _Parser:
             if rel:
                 self.unmodelled.append(f"a shared writable mmap of {rel}")
 
+    def _sys_read(self, pid: str, name: str, args: str, ret: int, ret_path: str | None) -> None:
+        """``read``/``readv`` (traced raw): the descriptor's position is no longer known."""
+        fd = args.split(",", 1)[0].strip()
+        try:
+            self.read_from.add(str(int(fd, 0)))
+        except ValueError:
+            pass
+
     def _sys_sendfile(self, pid: str, name: str, args: str, ret: int, ret_path: str | None) -> None:
-        for found in _ANNOTATED_FD.finditer(args):
+        """``sendfile``, ``copy_file_range`` and ``splice``: a copy inside the kernel."""
+        if name.startswith("sendfile"):
+            match = _ARGS["sendfile"].match(args)
+            if match:
+                out, into = match.group(1, 2, 3), match.group(4, 5, 6)
+                self._copied(name, into, match.group(8), out, None, ret)
+                return
+        else:
+            match = _ARGS["copy_file_range"].match(args)
+            if match:
+                self._copied(name, match.group(1, 2, 3), match.group(5), match.group(6, 7, 8), match.group(10), ret)
+                return
+        for found in _ANNOTATED_FD.finditer(args):  # a shape this parser does not know
             rel = self.relative(self.fd_path(found.group(1)))
             if rel and ret > 0:
                 self.unmodelled.append(f"{name} copied {ret} bytes in the kernel to or from {rel}")
                 return
+
+    def _sys_ioctl(self, pid: str, name: str, args: str, ret: int, ret_path: str | None) -> None:
+        """``FICLONE`` (the whole file) and ``FICLONERANGE``; other ioctls change no file data."""
+        match = _ARGS["ficlone"].match(args)
+        if match:
+            self._copied("FICLONE", match.group(4, 5, 6), "0", match.group(1, 2, 3), "0", None, clone=True)
+            return
+        match = _ARGS["ficlonerange"].match(args)
+        if match:
+            length = int(match.group(8)) or None  # 0: to the end of the source
+            self._copied("FICLONERANGE", match.group(4, 5, 6), match.group(7), match.group(1, 2, 3), match.group(9),
+                         length)
+
+    def _copied(self, call: str, source: tuple[str, str | None, str | None], source_offset: str | None,
+                target: tuple[str, str | None, str | None], target_offset: str | None, length: int | None, *,
+                clone: bool = False) -> None:
+        """Data moved from ``source`` to ``target`` (each: descriptor, hex path, ``(deleted)``)."""
+        if length == 0:
+            return  # nothing moved (a copy loop's last call, at the end of the source)
+        src_fd, dst_fd = source[0], target[0]
+        src_abs = self.fd_path(source[1]) or self.fds.get(src_fd, "")
+        dst_abs = self.fd_path(target[1]) or self.fds.get(dst_fd, "")
+        count = length or 0
+        position: int | None = None  # where the data came from in the source; None: not known
+        if source_offset is not None:
+            position = int(source_offset)
+        elif src_fd not in self.read_from:
+            position = self._advance(src_fd, src_abs, None, count)
+        src_rel, dst_rel = self.relative(src_abs), self.relative(dst_abs)
+        if dst_abs.startswith("pipe:"):
+            known = src_rel if position is not None else None
+            self.pipes.setdefault(dst_abs, []).append((known, position or 0, count, bool(source[2])))
+            return
+        into = self._advance(dst_fd, dst_abs, None if target_offset is None else int(target_offset), count)
+        if not dst_rel:
+            return
+        dst_deleted = bool(target[2])
+        if src_abs.startswith("pipe:"):
+            for piece, offset, size, deleted in self._drain(src_abs, count):
+                if piece is None:
+                    self.unmodelled.append(f"{call} moved {size} bytes into {dst_rel} from a pipe the trace "
+                                           "does not show filled from a file here")
+                    return
+                self._add(Copy(dst_rel, into, piece, offset, size, dst_deleted, deleted))
+                into = None if into is None else into + size
+        elif src_rel is None:
+            self.unmodelled.append(f"{call} copied {count} bytes into {dst_rel} from outside the data directory "
+                                   f"({src_abs or 'descriptor ' + src_fd})")
+        elif position is None:
+            self.unmodelled.append(f"{call} copied from {src_rel} at its descriptor's position after a read() "
+                                   "the trace does not place")
+        else:
+            self._add(Copy(dst_rel, into, src_rel, position, length, dst_deleted, bool(source[2]), clone))
+
+    def _drain(self, pipe: str, count: int) -> list[tuple[str | None, int, int, bool]]:
+        """The first ``count`` bytes queued in ``pipe``, as (source, offset, length, deleted) pieces."""
+        queue, taken = self.pipes.get(pipe, []), []
+        while count > 0:
+            if not queue:
+                taken.append((None, 0, count, False))
+                break
+            source, offset, size, deleted = queue[0]
+            piece = min(size, count)
+            taken.append((source, offset, piece, deleted))
+            if piece == size:
+                queue.pop(0)
+            else:
+                queue[0] = (source, offset + piece, size - piece, deleted)
+            count -= piece
+        return taken
 
 
 _CWD = re.compile(rf"AT_FDCWD<({_HEX})>")
@@ -380,7 +502,8 @@ _ALIASES = {
     "pwrite64": "write", "pwritev": "writev", "pwritev2": "writev", "openat2": "openat", "creat": "open",
     "_llseek": "lseek", "fdatasync": "fsync", "syncfs": "sync", "unlink": "names", "unlinkat": "names",
     "rmdir": "names", "mkdir": "names", "mkdirat": "names", "renameat": "rename", "renameat2": "rename", "fchdir": "chdir",
-    "sendfile64": "sendfile", "copy_file_range": "sendfile", "mmap2": "mmap",
+    "sendfile64": "sendfile", "copy_file_range": "sendfile", "splice": "sendfile", "mmap2": "mmap",
+    "readv": "read",
 }
 
 
@@ -397,7 +520,8 @@ def parse(lines: Iterable[str], root: Path, *, cwd: str | os.PathLike[str] | Non
 
 def strace_argv(tool: StraceTool, argv: Sequence[str], trace: Path) -> list[str]:
     """``argv`` under strace, every traced call of the whole process tree logged to ``trace``."""
-    return tracing_argv(tool, argv, output=trace, calls=TRACED_CALLS, seccomp=tool.seccomp, strings=True)
+    return tracing_argv(tool, argv, output=trace, calls=TRACED_CALLS, seccomp=tool.seccomp, strings=True,
+                        raw=RAW_CALLS)
 
 
 Invoke = Callable[[Callable[[Sequence[str]], Sequence[str]]], Outcome]
