@@ -13,7 +13,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from harness.reference import ReferenceEngine
+from harness.engines.protocol import Migration
+from harness.reference import ReferenceEngine, migrator
 from harness.reference.durable import fsync_directory, make_dirs
 
 
@@ -113,3 +114,60 @@ class UnsyncedQuarantineDir(ReferenceEngine):
         path = root / f"{db.stem}-{self._stamp()}-0"
         path.mkdir()
         return path
+
+
+class MemoryJournal(ReferenceEngine):
+    """Keeps its rollback journal in memory: a crash mid-commit leaves half a migration."""
+
+    def connect(self, db: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=0)
+        conn.execute("PRAGMA journal_mode=MEMORY").fetchall()
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+
+class SplitCommits(ReferenceEngine):
+    """Commits each migration, then records it in a second transaction: a crash between the
+    two leaves a migrated schema the history does not show (refinery's default)."""
+
+    def apply_migration(self, conn: sqlite3.Connection, migration: Migration) -> None:
+        with migrator.transaction(conn, migrator.label(migration)):
+            conn.execute(migrator.HISTORY_DDL)
+            for statement in migrator.split_statements(migration):
+                conn.execute(statement).fetchall()
+            conn.execute(f"PRAGMA user_version = {migration.version}")
+        with migrator.transaction(conn, "history"):
+            self.record_history(conn, migration)
+
+
+class FlakyUntilKilled(SplitCommits):
+    """Splits its commits until it has once been killed between the two, then never again:
+    the fault point that caught it passes when run again (a flaky engine). ``state`` is a
+    directory of its own, outside any data directory, where it notices that."""
+
+    def __init__(self, state: str, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.state = Path(state)
+
+    def migrate(self, db: Path, target: int | None = None) -> None:
+        between = self.state / "between"
+        if between.exists():  # the last run died between a migration and its history row
+            (self.state / "burned").touch()
+            between.unlink()
+        super().migrate(db, target)
+
+    def apply_migration(self, conn: sqlite3.Connection, migration: Migration) -> None:
+        if (self.state / "burned").exists():
+            ReferenceEngine.apply_migration(self, conn, migration)
+            return
+        between = self.state / "between"
+        between.touch()  # from before the first commit to after the second
+        with migrator.transaction(conn, migrator.label(migration)):
+            conn.execute(migrator.HISTORY_DDL)
+            for statement in migrator.split_statements(migration):
+                conn.execute(statement).fetchall()
+            conn.execute(f"PRAGMA user_version = {migration.version}")
+        with migrator.transaction(conn, "history"):
+            self.record_history(conn, migration)
+        between.unlink()
