@@ -142,9 +142,9 @@ class SplitCommits(ReferenceEngine):
 
 
 class FlakyUntilKilled(SplitCommits):
-    """Splits its commits until it has once been killed between the two, then never again:
-    the fault point that caught it passes when run again (a flaky engine). ``state`` is a
-    directory of its own, outside any data directory, where it notices that."""
+    """Splits its commits until it has once been killed between them (or in the first), then
+    never again: the fault point that caught it passes when run again (a flaky engine).
+    ``state`` is a directory of its own, outside any data directory, where it notices that."""
 
     def __init__(self, state: str, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
@@ -163,11 +163,5 @@ class FlakyUntilKilled(SplitCommits):
             return
         between = self.state / "between"
         between.touch()  # from before the first commit to after the second
-        with migrator.transaction(conn, migrator.label(migration)):
-            conn.execute(migrator.HISTORY_DDL)
-            for statement in migrator.split_statements(migration):
-                conn.execute(statement).fetchall()
-            conn.execute(f"PRAGMA user_version = {migration.version}")
-        with migrator.transaction(conn, "history"):
-            self.record_history(conn, migration)
+        super().apply_migration(conn, migration)
         between.unlink()
