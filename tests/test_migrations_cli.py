@@ -20,7 +20,7 @@ FRESH_ONLY_SKIPS = {"schema-converges", "data-preserved"}  # nothing to compare 
 
 def migrations(tmp_path: Path, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness", "migrations", str(directory), "--workdir",
-                           str(tmp_path / "work"), "--junit", str(tmp_path / "junit.xml"), *args],
+                           str(tmp_path / "work"), "--reports", str(tmp_path / "reports"), "--junit", str(tmp_path / "junit.xml"), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 

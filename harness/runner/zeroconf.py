@@ -14,12 +14,13 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from harness.engines.loader import load_engine
 from harness.errors import InputError
 from harness.fixtures import build
 from harness.fixtures.recipe import Legacy, Recipe
+from harness.runner import released as released_mod
 from harness.scenario import EngineSpec
 
 DOWN_NOTE = "a down migration, not run by migrate"
@@ -35,10 +36,14 @@ class Prepared:
 
 
 def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, seed: int = 0, rows: int = 20,
-            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True) -> Prepared:
-    """Fixtures for every intermediate version and a scenario gating ``directory``.
+            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True,
+            released: Sequence[str] | None = None, released_from_git: bool = False) -> Prepared:
+    """Fixtures for every released intermediate version and a scenario gating ``directory``.
 
     ``foreign_keys``: migrate with foreign keys ON (as most applications do) or OFF.
+    ``released`` / ``released_from_git``: the versions users can hold (see
+    ``harness.runner.released``); default every version. ``workdir`` is kept: the written
+    scenario and fixtures are what the reports' repro commands run.
     """
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
@@ -49,11 +54,16 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     migrations = tuple(engine.migrations())
     if not migrations:
         raise InputError(directory, "holds no migration files this format recognises")
+    held = None
+    if released is not None:
+        held = set(released_mod.check_known(released, migrations, "--released"))
+    if released_from_git:
+        held = (held or set()) | set(released_mod.from_git(directory, migrations))
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-migrations-"))
     work.mkdir(parents=True, exist_ok=True)
     legacy = tuple(Legacy(name=f"v{m.version}", version=m.version, tags=("legacy",),
                           description=f"the first {i + 1} migrations ({m.name}) and generated data")
-                   for i, m in enumerate(migrations[:-1]))
+                   for i, m in enumerate(migrations[:-1]) if held is None or str(m.version) in held)
     recipe = Recipe(path=anchor, engine="", seed=seed, rows_per_table=rows,
                     history_table="schema_migrations", legacy=legacy)
     setup_callable = getattr(engine, "_setup", None)
