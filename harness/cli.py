@@ -17,7 +17,7 @@ from harness.engines.loader import load_engine
 from harness.errors import HarnessError, InputError
 from harness.reporting import results as results_mod
 from harness.reporting.results import RunResult
-from harness.runner.expand import expand, load_manifest
+from harness.runner.expand import check_operations, expand, load_manifest
 from harness.reporting.console import failure_text, summary
 from harness.runner.discovery import is_scenario_file
 from harness.runner.shards import parse_shard, shard_members
@@ -49,7 +49,8 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
     for path in paths:
         scenario = scenario_mod.load(path, profile)
         expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
-        load_engine(scenario.engine, scenario.path)
+        engine = load_engine(scenario.engine, scenario.path)
+        check_operations(scenario, expanded[path], frozenset(engine.operations))
     return expanded
 
 
@@ -226,7 +227,7 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
     name = args.name or f"captured-v{args.version}-{db.stem.lower()}"
     tags = tuple(args.tag or ["captured"])
     path = capture.capture(db, Path(args.manifest), version=args.version, name=name, tags=tags,
-                           description=args.description or "")
+                           description=args.description or "", expect_error=args.expect_error)
     print(f"wrote {path} and its entry in {args.manifest}")
     return 0
 
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     fcapture.add_argument("--name", help="fixture name (default: captured-v<V>-<file stem>)")
     fcapture.add_argument("--tag", action="append", help="a tag (repeatable; default: captured)")
     fcapture.add_argument("--description")
+    fcapture.add_argument("--expect-error", metavar="CODE", help="with --tag negative: the error code the engine "
+                          "must refuse this database with")
     fcapture.add_argument("--manifest", default="fixtures/manifest.toml")
     fcapture.set_defaults(func=cmd_fixtures_capture)
     return parser

@@ -43,7 +43,7 @@ def test_hanging_engine_is_killed_and_the_run_goes_on(tmp_path: Path) -> None:
     scenario.write_text(
         '[suite]\nname = "hangs"\n\n[engine]\nadapter = "command"\ntimeout = 1\n'
         f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "hang", "{pids.as_posix()}"]\n\n'
-        "[checks.install]\n[checks.posture]\n",
+        '[checks.install]\nskip = ["diagnostics-clean"]\n',  # no diagnostics command: left out, or an input error
         encoding="utf-8",
     )
     start = time.monotonic()
@@ -53,8 +53,21 @@ def test_hanging_engine_is_killed_and_the_run_goes_on(tmp_path: Path) -> None:
     outcomes = {c["case_id"]: c["outcome"] for c in run.results["cases"]}
     # Every case ran: the hang ended one case as an error, the next case still ran.
     assert outcomes["install::migrates-to-head"] == "errored"
-    assert outcomes["install::diagnostics-clean"] == "skipped"  # no diagnostics command
+    assert outcomes["install::crash-atomic"] in ("errored", "skipped")  # the next case ran (skipped: no strace)
     assert "hung and was killed" in run.case("install::migrates-to-head")["summary"]
     assert elapsed < 60
     for pid in map(int, pids.read_text().split()):
         assert not alive(pid), f"process {pid} outlived the timeout"
+
+
+def test_a_check_whose_command_is_missing_is_an_input_error(tmp_path: Path) -> None:
+    scenario = tmp_path / "partial.toml"
+    scenario.write_text(
+        '[suite]\nname = "partial"\n\n[engine]\nadapter = "command"\n'
+        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "ok"]\n\n'
+        "[checks.install]\n[checks.posture]\n",
+        encoding="utf-8",
+    )
+    run = run_gate(tmp_path, str(scenario), timeout=120)
+    assert run.status == 2 and "Traceback" not in run.stderr, run.stdout + run.stderr
+    assert "engine.commands.diagnostics" in run.stderr and "diagnostics-clean" in run.stderr

@@ -190,19 +190,20 @@ def test_a_wheel_installed_outside_the_checkout_writes_reports_whose_runbook_lin
     # a fresh environment; the dependencies already installed here are visible to it, so no download
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "HARNESS_RUNBOOK", "PYTHONPATH", "VIRTUAL_ENV"))}
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+                          capture_output=True, text=True, check=True, env=env).stdout.strip()
     ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (Path(site) / "deps.pth").write_text("\n".join(ours) + "\n", encoding="utf-8")
     installed = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                               capture_output=True, text=True, timeout=300)
+                               capture_output=True, text=True, timeout=300, env=env)
     assert installed.returncode == 0, installed.stderr
     where = subprocess.run([str(python), "-c", "import harness; print(harness.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, check=True).stdout.strip()
+                           capture_output=True, text=True, check=True, env=env).stdout.strip()
     assert str(env_dir) in where and str(ROOT) not in where  # the wheel, not the checkout
     directory = broken_copy(tmp_path)
     app = directory.parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HARNESS_RUNBOOK"))}
     run = subprocess.run([str(env_dir / "bin" / "harness"), "migrations", "migrations"], cwd=app,
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 1, run.stdout + run.stderr

@@ -3,7 +3,8 @@
 A state is the schema (every object's SQL), the content of every table except the history
 table, the history's (version, name, checksum) rows and ``user_version``. Timestamps in the
 history differ between runs and are left out; everything a user or the next migration
-could notice is in.
+could notice is in. An empty history table is no step: tools such as dbmate and alembic
+create theirs before the first migration's transaction, so a failure there leaves it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def state_of(db: Path, history_format: str | None = None, volatile: inspect.Wind
             schema = tuple(sorted(
                 (t, n, " ".join((s or "").split())) for t, n, s in conn.execute(
                     "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")))
+            if found.table and not found.rows:  # the tool's bookkeeping, made before its first migration
+                schema = tuple(entry for entry in schema if entry[1] != found.table)  # (dbmate, alembic): no step
             skip = frozenset({found.table}) if found.table else frozenset()
             content = tuple((t, c.rows, c.sha256) for t, c in sorted(inspect.content(conn, skip, volatile).items()))
             rows = tuple((r.version, r.name, r.checksum) for r in found.rows)

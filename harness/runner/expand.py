@@ -46,6 +46,7 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
             continue
         selected = [c for c in family.checks
                     if (not spec.only or c.id in spec.only) and c.id not in spec.skip]
+        before = len(cases)
         for params in family.axes(spec, manifest):
             for check in selected:
                 if not check.applies(params):
@@ -64,7 +65,38 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
                     thresholds=dict(spec.thresholds),
                     options=dict(spec.params),
                 ))
+        if selected and len(cases) == before:
+            raise _error(scenario, spec, f"checks.{spec.family}", _no_cases(spec, family))
     return cases
+
+
+def _no_cases(spec: FamilySpec, family: Family) -> str:
+    """Why an enabled family expands to no case: a family that checks nothing must not pass."""
+    selectors = spec.fixtures or family.default_fixtures
+    if selectors:
+        tags = [s.removeprefix("tag:") for s in selectors if s.startswith("tag:")]
+        hint = (f"; tag the fixtures it should start from with '{tags[0]}' in the manifest" if tags else "")
+        return (f"expands to no case: no fixture in the manifest matches {', '.join(selectors)}{hint}, "
+                f"or name them with fixtures = [...]")
+    return "expands to no case (see its params and only/skip), so it would check nothing"
+
+
+def check_operations(scenario: Scenario, cases: list[Case], operations: frozenset[str]) -> None:
+    """Every case's check can run on an engine with ``operations``: a check whose operation the
+    engine lacks would only be skipped, and a family of skips reads as a pass. So a missing
+    operation is an input error naming the family and what to add (or ``skip``)."""
+    catalogue = families()
+    for case in cases:
+        check = next(c for c in catalogue[case.family].checks if c.id == case.check)
+        missing = sorted(check.needs - operations)
+        if not missing:
+            continue
+        spec = scenario.family(case.family)
+        key = f"engine.commands.{missing[0]}" if scenario.engine.adapter == "command" else "engine.adapter"
+        raise InputError(scenario.path, f"[checks.{case.family}] {case.check} needs the engine's '{missing[0]}' "
+                         f"operation, which the {scenario.engine.adapter} adapter here does not offer: add it "
+                         f"(see the contract) or leave the check out with skip = [\"{case.check}\"]",
+                         line=spec.line if spec else None, key=key)
 
 
 def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Manifest | None) -> None:

@@ -20,12 +20,16 @@ from harness.engines.loader import load_engine
 from harness.errors import InputError
 from harness.fixtures import build
 from harness.fixtures.recipe import Legacy, Recipe
+from harness.engines.alembic import HISTORY_TABLE
 from harness.runner import released as released_mod
 from harness.scenario import EngineSpec
 
 DOWN_NOTE = "a down migration, not run by migrate"
 UPGRADE_CHECKS = ("upgrades", "schema-converges", "path-equivalent", "data-preserved", "integrity", "idempotent",
                   "history-continuous")
+#: Where a real tool runs the migrations: killed after each commit of a fresh install, and failing part-way.
+INSTALL_CHECKS = ("migrates-to-head", "crash-atomic")
+ATOMIC_CHECKS = ("atomic-on-failure",)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,8 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     """
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
-    spec = EngineSpec("sqlfiles", None, directory=directory.resolve(), format=fmt, setup=setup,
-                      foreign_keys=foreign_keys)
     anchor = Path.cwd() / "harness-migrations.toml"  # relative setup paths resolve from the current directory
+    spec = engine_spec(directory.resolve(), fmt, setup, foreign_keys, anchor)
     engine = load_engine(spec, anchor)
     migrations = tuple(engine.migrations())
     if not migrations:
@@ -65,28 +68,54 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
                           description=f"the first {i + 1} migrations ({m.name}) and generated data")
                    for i, m in enumerate(migrations[:-1]) if held is None or str(m.version) in held)
     recipe = Recipe(path=anchor, engine="", seed=seed, rows_per_table=rows,
-                    history_table="schema_migrations", legacy=legacy)
+                    history_table=HISTORY_TABLE if spec.adapter == "alembic" else "schema_migrations", legacy=legacy)
     setup_callable = getattr(engine, "_setup", None)
     build.build(recipe, work / "fixtures", log=lambda line: None, engine=engine, setup=setup_callable)
     scenario = work / "scenario.toml"
-    scenario.write_text(_scenario_text(spec, seed, wrapped=bool(getattr(engine, "wraps", False))),
-                        encoding="utf-8")
+    scenario.write_text(_scenario_text(spec, seed, wrapped=bool(getattr(engine, "wraps", False)),
+                                       real_tool=not getattr(engine, "emulated", True)), encoding="utf-8")
     for note in getattr(engine, "notes", ()):
         if not note.endswith(DOWN_NOTE):  # every down file would be a line: not worth one
             log(f"note: {note}")
-    log(f"{len(migrations)} migrations ({getattr(engine, 'format', fmt)} format); built {len(legacy)} legacy "
-        f"databases in {work}")
+    kind = f"run by {spec.adapter}" if spec.adapter != "sqlfiles" else f"{getattr(engine, 'format', fmt)} format"
+    log(f"{len(migrations)} migrations ({kind}); built {len(legacy)} legacy databases in {work}")
     return Prepared(scenario, tuple(m.version for m in migrations), work)
 
 
-def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False) -> str:
+def engine_spec(directory: Path, fmt: str, setup: str | None, foreign_keys: bool, anchor: Path) -> EngineSpec:
+    """How to run ``directory``: the real tool where the harness has an adapter for it and can
+    run it (an alembic project; dbmate files with the binary at hand), else the sqlfiles
+    adapter's emulation of the format."""
+    config = directory / "alembic.ini"
+    if fmt == "alembic" or (fmt == "auto" and config.is_file()):
+        if not config.is_file():
+            raise InputError(directory, "holds no alembic.ini", key="--format")
+        return EngineSpec("alembic", None, alembic_config=config)
+    if fmt in ("auto", "dbmate"):
+        from harness.engines.dbmate import find_binary
+        from harness.engines.sqlfile_formats import resolve_format
+
+        if (fmt == "dbmate" or resolve_format(fmt, directory) == "dbmate") and find_binary(None, Path.cwd()):
+            return EngineSpec("dbmate", None, directory=directory, format="dbmate", setup=setup,
+                              foreign_keys=foreign_keys, binary=find_binary(None, Path.cwd()))
+    return EngineSpec("sqlfiles", None, directory=directory, format=fmt, setup=setup, foreign_keys=foreign_keys)
+
+
+def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False, real_tool: bool = False) -> str:
+    """``real_tool``: the tool itself runs the migrations, so whether they are atomic is its
+    doing and is checked too (the emulation wraps as the format says, by construction)."""
     q = json.dumps  # TOML basic strings accept JSON string escapes
-    lines = [
-        "# Written by `harness migrations`: rerun with `harness gate` on this file.",
-        "[suite]", 'name = "migrations"', f"seed = {seed}", "",
-        "[engine]", 'adapter = "sqlfiles"', f"directory = {q(str(spec.directory))}", f"format = {q(spec.format)}",
-        f"foreign_keys = {'true' if spec.foreign_keys else 'false'}",
-    ]
+    lines = ["# Written by `harness migrations`: rerun with `harness gate` on this file.",
+             "[suite]", 'name = "migrations"', f"seed = {seed}", "", "[engine]", f"adapter = {q(spec.adapter)}"]
+    if spec.adapter == "alembic":
+        lines.append(f"alembic_config = {q(str(spec.alembic_config))}")
+    else:
+        lines += [f"directory = {q(str(spec.directory))}",
+                  f"foreign_keys = {'true' if spec.foreign_keys else 'false'}"]
+    if spec.adapter == "sqlfiles":
+        lines.append(f"format = {q(spec.format)}")
+    if spec.binary:
+        lines.append(f"binary = {q(spec.binary)}")
     if spec.setup:
         setup = spec.setup
         path, _, attr = setup.rpartition(":")
@@ -95,7 +124,8 @@ def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False) -> str
         lines.append(f"setup = {q(setup)}")
     lines += [
         "", "[fixtures]", 'manifest = "fixtures/manifest.toml"', "",
-        "[checks.matrix]", f"only = {q(list(UPGRADE_CHECKS))}",
+        *(["[checks.install]", f"only = {q(list(INSTALL_CHECKS))}", ""] if real_tool else []),
+        "[checks.matrix]", f"only = {q(list(UPGRADE_CHECKS + (ATOMIC_CHECKS if real_tool else ())))}",
         "params = { declared_mutations = true }", "",
         # wrapped: whether the framework runs each file in a transaction (lint then flags what
         # does nothing or fails inside one, e.g. PRAGMA foreign_keys)

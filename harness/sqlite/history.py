@@ -8,9 +8,10 @@ Flyway, goose, golang-migrate and dbmate.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from harness.sqlite.inspect import quote_ident
 
@@ -61,8 +62,9 @@ def _int(value: object) -> int:
 def detect(conn: sqlite3.Connection, prefer: str | None = None) -> History:
     """Find and read whichever history table the database has (``prefer`` a format first)."""
     tables = _tables(conn)
-    readers = [(name, fn) for name, fn in _READERS if prefer is None or name == prefer]
-    readers += [(name, fn) for name, fn in _READERS if prefer is not None and name != prefer]
+    known = [*_READERS, *_REGISTERED.items()]
+    readers = [(name, fn) for name, fn in known if prefer is None or name == prefer]
+    readers += [(name, fn) for name, fn in known if prefer is not None and name != prefer]
     for name, reader in readers:
         history = reader(conn, tables)
         if history is not None:
@@ -158,4 +160,28 @@ _READERS: Sequence = (
 FORMATS = tuple(name for name, _ in _READERS)
 #: Every table name a supported framework keeps its history in.
 TABLES = frozenset({"schema_migrations", "refinery_schema_history", "_sqlx_migrations", "flyway_schema_history",
-                    "goose_db_version"})
+                    "goose_db_version", "alembic_version"})
+#: Readers adapters add for the tables of the tools they run (``register_revisions``).
+_REGISTERED: dict[str, Callable[[sqlite3.Connection, set[str]], "History | None"]] = {}
+
+
+def register_revisions(table: str, revisions: Sequence[str]) -> str:
+    """Read ``table``, a one-row "at revision X" history (alembic's ``alembic_version``), with
+    revision ids numbered 1..N in the order given (an unknown id reads as version 0).
+
+    Returns the format name to prefer when reading (``detect(conn, name)``): one per order,
+    so two projects in one process never share a numbering.
+    """
+    name = f"{table}:" + hashlib.sha256("\0".join(revisions).encode()).hexdigest()[:12]
+    order = {revision: i + 1 for i, revision in enumerate(revisions)}
+
+    def read(conn: sqlite3.Connection, tables: set[str]) -> History | None:
+        if table not in tables:
+            return None
+        column = conn.execute(f"PRAGMA table_info({quote_ident(table)})").fetchone()[1]
+        rows = conn.execute(f"SELECT {quote_ident(column)} FROM {quote_ident(table)} ORDER BY rowid").fetchall()
+        return History(name, table, tuple(HistoryRow(order.get(str(v), 0)) for (v,) in rows),
+                       cumulative=True)
+
+    _REGISTERED[name] = read
+    return name
