@@ -50,7 +50,8 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
         scenario = scenario_mod.load(path, profile)
         expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
         engine = load_engine(scenario.engine, scenario.path)
-        check_operations(scenario, expanded[path], frozenset(engine.operations))
+        check_operations(scenario, expanded[path], frozenset(engine.operations),
+                         lists_migrations=getattr(engine, "lists_migrations", True))
     return expanded
 
 

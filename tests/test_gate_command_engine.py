@@ -42,7 +42,8 @@ def test_hanging_engine_is_killed_and_the_run_goes_on(tmp_path: Path) -> None:
     scenario = tmp_path / "hang.toml"
     scenario.write_text(
         '[suite]\nname = "hangs"\n\n[engine]\nadapter = "command"\ntimeout = 1\n'
-        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "hang", "{pids.as_posix()}"]\n\n'
+        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "hang", "{pids.as_posix()}"]\n'
+        f'migrations = ["{sys.executable}", "-m", "harness.reference", "migrations"]\n\n'
         '[checks.install]\nskip = ["diagnostics-clean"]\n',  # no diagnostics command: left out, or an input error
         encoding="utf-8",
     )
@@ -64,10 +65,16 @@ def test_a_check_whose_command_is_missing_is_an_input_error(tmp_path: Path) -> N
     scenario = tmp_path / "partial.toml"
     scenario.write_text(
         '[suite]\nname = "partial"\n\n[engine]\nadapter = "command"\n'
-        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "ok"]\n\n'
+        f'[engine.commands]\nmigrate = ["{sys.executable}", "{FAKE.as_posix()}", "ok"]\n'
+        f'migrations = ["{sys.executable}", "-m", "harness.reference", "migrations"]\n\n'
         "[checks.install]\n[checks.posture]\n",
         encoding="utf-8",
     )
     run = run_gate(tmp_path, str(scenario), timeout=120)
     assert run.status == 2 and "Traceback" not in run.stderr, run.stdout + run.stderr
     assert "engine.commands.diagnostics" in run.stderr and "diagnostics-clean" in run.stderr
+    text = "\n".join(line for line in scenario.read_text().splitlines() if not line.startswith("migrations"))
+    scenario.write_text(text.replace("[checks.posture]", "").replace(
+        "[checks.install]", '[checks.install]\nskip = ["diagnostics-clean"]') + "\n", encoding="utf-8")
+    unlisted = run_gate(tmp_path, str(scenario), timeout=120)
+    assert unlisted.status == 2 and "engine.commands.migrations" in unlisted.stderr, unlisted.stderr

@@ -111,6 +111,12 @@ class CommandEngine:
                                     f"{name} (command adapter)")
 
     @property
+    def lists_migrations(self) -> bool:
+        """Whether there is a ``migrations`` command (without one, checks that judge each
+        migration have nothing to judge: an input error, see ``runner.expand``)."""
+        return OP_MIGRATIONS in self._commands
+
+    @property
     def faults(self) -> frozenset[str]:
         """The executable fault kinds, when there is a migrate command and strace may trace."""
         return self._strace.faults if OP_MIGRATE in self._commands else frozenset()

@@ -81,12 +81,24 @@ def _no_cases(spec: FamilySpec, family: Family) -> str:
     return "expands to no case (see its params and only/skip), so it would check nothing"
 
 
-def check_operations(scenario: Scenario, cases: list[Case], operations: frozenset[str]) -> None:
+#: Families whose checks judge migration by migration: without the engine's list of
+#: migrations they have nothing to compare with (every state "is" head) and would pass.
+PER_MIGRATION = ("install", "matrix")
+
+
+def check_operations(scenario: Scenario, cases: list[Case], operations: frozenset[str],
+                     lists_migrations: bool = True) -> None:
     """Every case's check can run on an engine with ``operations``: a check whose operation the
     engine lacks would only be skipped, and a family of skips reads as a pass. So a missing
-    operation is an input error naming the family and what to add (or ``skip``)."""
+    operation (or, for the per-migration families, a missing list of migrations) is an input
+    error naming the family and what to add (or ``skip``)."""
     catalogue = families()
     for case in cases:
+        if not lists_migrations and case.family in PER_MIGRATION:
+            spec = scenario.family(case.family)
+            raise InputError(scenario.path, f"[checks.{case.family}] judges each migration, but the engine lists "
+                             "none: add a migrations command that prints them (see the contract)",
+                             line=spec.line if spec else None, key="engine.commands.migrations")
         check = next(c for c in catalogue[case.family].checks if c.id == case.check)
         missing = sorted(check.needs - operations)
         if not missing:
