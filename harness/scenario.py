@@ -107,6 +107,8 @@ class Scenario:
     runbook_base: str | None = None
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     profile: str | None = None  # the profile laid over this scenario, if any
+    released: tuple[str, ...] = ()  # [fixtures] released: the versions users can hold (default: all)
+    released_from_git: bool = False  # [fixtures] released_from_git: those versions from the repository's tags
 
     @property
     def root(self) -> Path:
@@ -140,10 +142,16 @@ def load(path: Path, profile: str | None = None) -> Scenario:
     seed = get(doc, "suite", suite, "seed", int, 0)
     engine = _engine(doc, get(doc, "", data, "engine", dict, required=True))
     manifest = None
+    released: tuple[str, ...] = ()
+    released_from_git = False
     if "fixtures" in data:
         fixtures = get(doc, "", data, "fixtures", dict)
-        check_keys(doc, "fixtures", fixtures, ("manifest",))
+        check_keys(doc, "fixtures", fixtures, ("manifest", "released", "released_from_git"))
         raw = get(doc, "fixtures", fixtures, "manifest", str, required=True)
+        released = tuple(str(v) for v in get(doc, "fixtures", fixtures, "released", list, []))
+        if any(not v.strip() for v in released):
+            raise doc.error("fixtures.released", "expected released versions, got an empty one")
+        released_from_git = get(doc, "fixtures", fixtures, "released_from_git", bool, False)
         manifest = _resolve(path, raw)
         if not manifest.is_file():
             raise doc.error("fixtures.manifest", f"no such file: {raw}")
@@ -159,6 +167,8 @@ def load(path: Path, profile: str | None = None) -> Scenario:
         seed=seed,
         engine=engine,
         fixtures_manifest=manifest,
+        released=released,
+        released_from_git=released_from_git,
         families=families,
         runbook_base=get(doc, "suite", suite, "runbook_base", str),
         profiles=profiles,

@@ -215,3 +215,27 @@ def test_a_wheel_installed_outside_the_checkout_writes_reports_whose_runbook_lin
         assert target.is_file() and target.read_text(encoding="utf-8").startswith("#"), href
     shown = re.findall(r"runbook:? (\S+\.md)", run.stdout)  # per failure, and in the summary
     assert shown and all(page.startswith("reports/runbooks/") and (app / page).is_file() for page in shown), shown
+
+
+def test_released_as_scenario_keys_restrict_the_legacy_fixtures(tmp_path: Path) -> None:
+    from harness import scenario as scenario_mod
+    from harness.errors import InputError
+    from harness.runner.expand import expand, load_manifest
+
+    manifest = (ROOT / "fixtures" / "manifest.toml").as_posix()
+    path = tmp_path / "released.toml"
+    body = ('[suite]\nname = "released"\n[engine]\nadapter = "python"\ntarget = "harness.reference:ReferenceEngine"\n'
+            f'[fixtures]\nmanifest = "{manifest}"\nreleased = {{RELEASED}}\n[checks.matrix]\nonly = ["upgrades"]\n')
+    path.write_text(body.replace("{RELEASED}", '["3", "5"]'), encoding="utf-8")
+    loaded = scenario_mod.load(path)
+    fixtures = {case.param("fixture") for case in expand(loaded, load_manifest(loaded))}
+    held = {f.name for f in load_manifest(loaded).fixtures if "legacy" in f.tags}
+    assert held and {f.schema_version for f in load_manifest(loaded).fixtures if f.name in held} == {3, 5}
+    assert fixtures - {"fresh"} == held
+    path.write_text(body.replace("{RELEASED}", '["3", "99"]'), encoding="utf-8")
+    with pytest.raises(InputError, match="99"):
+        load_manifest(scenario_mod.load(path))
+    path.write_text(body.replace("{RELEASED}", "[]").replace("released = []", "released_from_git = true"),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="released_from_git"):
+        load_manifest(scenario_mod.load(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
 
 from harness.cases import Case, case_seed, format_id
@@ -27,7 +28,33 @@ def _hint(name: str, choices: list[str]) -> str:
 
 
 def load_manifest(scenario: Scenario) -> Manifest | None:
-    return manifest_mod.load(scenario.fixtures_manifest) if scenario.fixtures_manifest else None
+    """The scenario's fixtures: with ``released``, the ``legacy`` ones at versions users can hold."""
+    if not scenario.fixtures_manifest:
+        return None
+    loaded = manifest_mod.load(scenario.fixtures_manifest)
+    if not (scenario.released or scenario.released_from_git):
+        return loaded
+    held = _released(scenario)
+    kept = tuple(f for f in loaded.fixtures if "legacy" not in f.tags or str(f.schema_version) in held)
+    return replace(loaded, fixtures=kept)
+
+
+def _released(scenario: Scenario) -> set[str]:
+    from harness.engines.loader import load_engine
+    from harness.runner import released
+
+    migrations = tuple(load_engine(scenario.engine, scenario.path).migrations())
+    held = set(released.check_known(scenario.released, migrations, f"{scenario.path}: fixtures.released")) \
+        if scenario.released else set()
+    if scenario.released_from_git:
+        directory = scenario.engine.directory or (scenario.engine.alembic_config.parent
+                                                  if scenario.engine.alembic_config else None)
+        if directory is None:
+            raise InputError(scenario.path, "released_from_git needs an engine with a migration directory "
+                             "(sqlfiles, dbmate, alembic): name the versions with released = [...]",
+                             key="fixtures.released_from_git")
+        held |= set(released.from_git(directory, migrations))
+    return held
 
 
 def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = None) -> list[Case]:
