@@ -3,7 +3,7 @@
 A scenario is TOML (see ``scenarios/reference.toml``)::
 
     [suite]            name, description, seed, runbook_base
-    [engine]           adapter = "python" | "command" | "sqlfiles", plus the adapter's keys
+    [engine]           adapter = "python" | "command" | "sqlfiles" | "alembic" | "dbmate", plus its keys
     [fixtures]         manifest = "../fixtures/manifest.toml"
     [checks.<family>]  severity, only, skip, fixtures, runbooks, severities, thresholds, params
 
