@@ -9,12 +9,12 @@ number or a comment is.
 """
 
 from harness.sql.keywords import KEYWORDS, is_keyword
-from harness.sql.statements import Statement, split
+from harness.sql.statements import Statement, pragma, split
 from harness.sql.tokens import (
-    BLOB, COMMENT, IDENT, NUMBER, OP, PARAM, SPACE, STRING, TRIVIA, WORD, Token, is_plain_word, tokenize,
+    BLOB, COMMENT, IDENT, NUMBER, OP, PARAM, SPACE, STRING, TRIVIA, WORD, Token, is_plain_word, scan, tokenize,
 )
 
 __all__ = [
     "BLOB", "COMMENT", "IDENT", "KEYWORDS", "NUMBER", "OP", "PARAM", "SPACE", "STRING", "TRIVIA", "WORD",
-    "Statement", "Token", "is_keyword", "is_plain_word", "split", "tokenize",
+    "Statement", "Token", "is_keyword", "is_plain_word", "pragma", "scan", "split", "tokenize",
 ]
