@@ -1,11 +1,12 @@
 """SQL text as SQLite reads it: the one lexer and statement splitter of the harness.
 
-``tokenize`` gives SQLite's tokens with their spans (offsets, line, parenthesis depth) and
-their values (``Token.name``, ``Token.unquoted``, ``Token.value``); ``split`` cuts text into
-``Statement``s the way ``sqlite3_complete`` does, trigger bodies kept whole, each with its
-line and its tokens. Lint, schema reading, plans, data preservation, data generation and the
-migration formats all read SQL through these, so they agree on what a string, a name, a
-number or a comment is.
+``tokenize`` (or ``scan``, lazily) gives SQLite's tokens with their spans (offsets, line,
+parenthesis depth) and their values (``Token.name``, ``Token.unquoted``, ``Token.value``);
+``split`` cuts text into ``Statement``s the way ``sqlite3_complete`` does, trigger bodies
+kept whole, each with its line and its tokens; ``pragma`` reads a PRAGMA's name and value.
+Lint, schema reading, plan aliases, index checks, data preservation, commit counting and the
+migration formats read SQL through these, so they agree on what a string, a name, a number
+or a comment is.
 """
 
 from harness.sql.keywords import KEYWORDS, is_keyword
