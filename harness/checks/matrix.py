@@ -13,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cases import format_id
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
+from harness.checks.culprit import upgrade_cause
 from harness.checks.history_rules import history_problems
 from harness.checks.preservation import (
     Declared,
@@ -46,27 +48,41 @@ class Upgrade:
     size_after: int
 
 
-def upgrade(ctx: CaseContext, *, keep_before: bool = False) -> Upgrade | v.Verdict:
+def upgrade(ctx: CaseContext, *, keep_before: bool = False, locate: bool = False) -> Upgrade | v.Verdict:
     """Copy the starting point, upgrade it to head (a verdict if it fails).
 
     ``keep_before`` also keeps an untouched copy of the start, for the checks that compare
     with it: a second copy of every fixture for every check is a cost the others need not pay.
+    ``locate``: a failure names the migration, line and mechanism (the ``upgrades`` check
+    reports it; the other checks are only blocked by it and need not pay for that).
     """
     db = start_copy(ctx)
     before = start_copy(ctx, "before") if keep_before and not is_fresh(ctx) else None
     size_before = db.stat().st_size if db.exists() else 0
     outcome = ctx.engine.migrate(db)
     if not outcome.ok:
+        cause = upgrade_cause(ctx, start_copy(ctx, "located"), start_version(ctx), outcome) if locate else None
         return v.failed(f"upgrade to head failed: {outcome.describe()}", measured=str(outcome.error_code),
-                        threshold="success", details=(outcome.message + "\n" + outcome.stderr)[-4000:])
+                        threshold="success", details=(outcome.message + "\n" + outcome.stderr)[-4000:],
+                        observations={"error_code": outcome.error_code}, cause=cause)
     return Upgrade(db, before, outcome.seconds, size_before, db.stat().st_size)
+
+
+def blocked_by_upgrade(ctx: CaseContext, failure: v.Verdict, fixture: str | None = None) -> v.Verdict:
+    """This check cannot judge a fixture whose upgrade failed: the ``upgrades`` case of that
+    fixture reports the failure (once, with its cause); this one is blocked and says by what."""
+    params = ctx.case.params if fixture is None else (("fixture", fixture),)
+    by = format_id(ctx.case.family, params, "upgrades")
+    code = failure.observations.get("error_code") or failure.measured
+    return v.blocked(by, f"the upgrade to head failed ({code})" if code else "the upgrade to head failed")
 
 
 def fresh_install(ctx: CaseContext) -> Path | v.Verdict:
     db = ctx.fresh_db("fresh")
     outcome = ctx.engine.migrate(db)
     if not outcome.ok:
-        return v.errored(f"the fresh install to compare with failed: {outcome.describe()}")
+        return v.failed(f"the fresh install failed: {outcome.describe()}", measured=str(outcome.error_code),
+                        observations={"error_code": outcome.error_code})
     return db
 
 
@@ -76,7 +92,7 @@ def _history_table(ctx: CaseContext, db: Path) -> str | None:
 
 
 def upgrades(ctx: CaseContext) -> v.Verdict:
-    done = upgrade(ctx)
+    done = upgrade(ctx, locate=True)
     if isinstance(done, v.Verdict):
         return done
     growth = done.size_after / done.size_before if done.size_before else None
@@ -96,10 +112,10 @@ def upgrades(ctx: CaseContext) -> v.Verdict:
 def schema_converges(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare schemas: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     fresh = fresh_install(ctx)
     if isinstance(fresh, v.Verdict):
-        return fresh
+        return blocked_by_upgrade(ctx, fresh, FRESH)
     lines = schema.diff(schema.read_file(fresh), schema.read_file(done.db))
     if lines:
         return v.failed(f"upgraded schema differs from the fresh install: {lines[0]}",
@@ -110,7 +126,7 @@ def schema_converges(ctx: CaseContext) -> v.Verdict:
 def path_equivalent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare paths: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     stepped = start_copy(ctx, "stepped")
     fmt = ctx.history_format()
     first = start_version(ctx)
@@ -139,7 +155,7 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
 def data_preserved(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx, keep_before=True)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare data: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     assert done.before is not None
     try:
         fixes = parse_fixes(mapping_of(ctx.case.options, "orphan_fixes"))
@@ -168,7 +184,7 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
 def integrity(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot check integrity: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     state = inspect.observe(done.db, with_content=False, with_files=False)
     problems = []
     if state.integrity != "ok":
@@ -186,7 +202,7 @@ def integrity(ctx: CaseContext) -> v.Verdict:
 def idempotent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot check idempotency: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     # Bytes first: a byte-identical database cannot hold a different state, so the logical
     # state (every row read and hashed) is read only to explain a change, from a copy kept
     # at head. Reading it up front cost more than all the matrix's other checks together.
@@ -217,7 +233,7 @@ def idempotent(ctx: CaseContext) -> v.Verdict:
 def history_continuous(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot read the history: {done.summary}")
+        return blocked_by_upgrade(ctx, done)
     with inspect.reading(done.db) as conn:
         found = history.detect(conn, ctx.history_format())
     problems = history_problems(found, ctx.migrations(), complete=True)
