@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from harness.cases import format_id
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
-from harness.checks.culprit import upgrade_cause
+from harness.checks.culprit import (first_divergence, loss_cause, migration_label, schema_line, tables_of,
+                                    upgrade_cause)
 from harness.checks.history_rules import history_problems
 from harness.checks.preservation import (
     Declared,
+    OrphanFix,
     compare,
     declared_mutations,
     invariants,
@@ -30,6 +33,7 @@ from harness.checks.preservation import (
 from harness.checks.matrix_faults import atomic_on_failure, crash_safe
 from harness.checks.starts import FRESH, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
+from harness.engines.protocol import Migration
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
 from harness.sqlite import history, inspect, schema
@@ -118,9 +122,35 @@ def schema_converges(ctx: CaseContext) -> v.Verdict:
         return blocked_by_upgrade(ctx, fresh, FRESH)
     lines = schema.diff(schema.read_file(fresh), schema.read_file(done.db))
     if lines:
-        return v.failed(f"upgraded schema differs from the fresh install: {lines[0]}",
-                        measured=f"{len(lines)} differences", threshold="0", details="\n".join(lines))
+        first = lines[0].splitlines()[0]
+        cause = _schema_cause(ctx, first)
+        where = f" after {cause.where()}" if cause.migration else ""
+        return v.failed(f"upgraded schema differs from the fresh install{where}: {lines[0]}",
+                        measured=f"{len(lines)} differences", threshold="0", details="\n".join(lines), cause=cause)
     return v.passed("upgraded schema equals the fresh install's")
+
+
+def _schema_cause(ctx: CaseContext, first: str) -> v.Cause:
+    """The first migration after which the legacy copy's schema differs from a fresh install
+    stepped to the same version, on the object of the first difference."""
+    fresh = ctx.fresh_db("located-fresh")
+    subject = first.split(":", 1)[0] + ":"
+
+    def differs(db: Path, migration: Migration) -> bool:
+        if not ctx.engine.migrate(fresh, migration.version).ok:
+            return False
+        return any(line.startswith(subject) for line in schema.diff(schema.read_file(fresh), schema.read_file(db)))
+
+    start = start_version(ctx)
+    if start and ctx.engine.migrate(fresh, start).ok and fresh.exists():
+        at_start = schema.diff(schema.read_file(fresh), schema.read_file(start_copy(ctx, "start")))
+        if any(line.startswith(subject) for line in at_start):
+            return v.Cause(f"schema: {first} (already so in the fixture, before any pending migration)")
+    found = first_divergence(ctx, start_copy(ctx, "located"), start, differs)
+    if found is None:
+        return v.Cause(f"schema: {first}")
+    migration, _ = found
+    return v.Cause(f"schema: {first}", migration_label(migration), schema_line(migration, first))
 
 
 def path_equivalent(ctx: CaseContext) -> v.Verdict:
@@ -166,19 +196,50 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
     if ctx.option("declared_mutations", False):  # zero-config: the SQL's own UPDATE/DELETE/DROP are intended
         first = start_version(ctx)
         declared = declared_mutations(m.sql or "" for m in ctx.migrations() if m.version > first)
-    report = compare(done.before, done.db, fixes, ignore_tables={history_table} if history_table else (),
-                     declared=declared)
+    ignore = {history_table} if history_table else ()
+    report = compare(done.before, done.db, fixes, ignore_tables=ignore, declared=declared)
     fixture = ctx.fixture()
     problems = list(report.problems)
     problems += invariants(done.db, [(i.name, i.sql, i.expect) for i in fixture.invariants])
     observations = {"rows_checked": report.checked_rows, "new_rows": report.new_rows,
                     "orphans_normalised": report.fixed_orphans}
     if problems:
-        return v.failed(problems[0], measured=f"{len(problems)} tables or invariants", threshold="0",
-                        details="\n".join(problems), observations=observations)
+        cause = _loss_cause(ctx, done.before, tables_of(report.problems), fixes, ignore) if report.problems else None
+        summary = _cause_sentence(problems[0], cause) if cause is not None and cause.migration else problems[0]
+        return v.failed(summary, measured=f"{len(problems)} tables or invariants", threshold="0",
+                        details="\n".join(problems), observations=observations, cause=cause)
     return v.passed(f"all {report.checked_rows} rows kept"
                     + (f", {report.fixed_orphans} orphan references normalised" if report.fixed_orphans else ""),
                     observations=observations)
+
+
+def _loss_cause(ctx: CaseContext, before: Path, tables: list[str], fixes: tuple[OrphanFix, ...],
+                ignore: Iterable[str]) -> v.Cause | None:
+    """The first migration after which rows of the first losing table are gone, and its statement."""
+    if not tables:
+        return None
+    first = start_version(ctx)
+    applied: list[Migration] = []
+
+    def differs(db: Path, migration: Migration) -> bool:
+        applied.append(migration)
+        declared = Declared()
+        if ctx.option("declared_mutations", False):
+            declared = declared_mutations(m.sql or "" for m in applied)
+        found = compare(before, db, fixes, ignore_tables=ignore, declared=declared)
+        return tables[0] in tables_of(found.problems)
+
+    located = first_divergence(ctx, start_copy(ctx, "located"), first, differs)
+    if located is None:
+        return v.Cause(f"rows of {tables[0]} lost")
+    migration, schema_before = located
+    return loss_cause(migration, tables[0], schema_before)
+
+
+def _cause_sentence(problem: str, cause: v.Cause) -> str:
+    """``table X: 20 of 20 rows lost (…): rows of X deleted by `DROP TABLE Y` in F line N (…)``."""
+    mechanism, _, why = cause.mechanism.partition(" (")
+    return f"{problem}: {mechanism} in {cause.where()}" + (f" ({why}" if why else "")
 
 
 def integrity(ctx: CaseContext) -> v.Verdict:

@@ -160,8 +160,7 @@ def versions_text(versions: tuple[str, ...], limit: int = LISTED_VERSIONS) -> st
 
 def line_of(cause: RootCause) -> str:
     """One line: outcome, where (file line), mechanism, the check and the versions it hits."""
-    label = "BLOCKED" if cause.outcome == BLOCKED else (
-        "HAZARD" if cause.cls == "hazard" else ("FAILED" if cause.severity == "error" else "WARNED"))
+    label = str(cause.outcome).upper()
     where = cause.where()
     head = f"{where}: {cause.mechanism}" if where else cause.mechanism
     cases = len(cause.case_ids)
