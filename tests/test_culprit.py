@@ -123,3 +123,31 @@ def test_an_upgrade_failure_names_its_file_and_line_from_the_engines_message(tmp
                                                                  message="0001_a.sql: table t exists"))
     assert (coded.migration, coded.line, coded.mechanism) == (
         "m/0001_a.sql", None, "upgrade fails (schema_mismatch): table t exists")
+
+
+def test_an_upgrade_failure_the_engine_does_not_locate_is_found_by_stepping(tmp_path: Path) -> None:
+    from harness.checks.context import CaseContext
+    from harness.engines.protocol import Outcome
+
+    class Engine:
+        """Applies migrations up to a target; the third fails, saying only what went wrong."""
+
+        def __init__(self) -> None:
+            self.targets: list[int | None] = []
+
+        def migrations(self) -> tuple[Migration, ...]:
+            return tuple(Migration(v, f"m{v}", "", "", f"m/000{v}_m{v}.sql") for v in (1, 2, 3, 4))
+
+        def migrate(self, db: Path, target: int | None = None) -> Outcome:
+            self.targets.append(target)
+            if target is None or target >= 3:
+                return Outcome("migrate", ok=False, error_code="engine_error", message="CHECK constraint failed: x")
+            return Outcome("migrate", ok=True)
+
+    engine = Engine()
+    ctx = CaseContext(case=None, scenario=None, engine=engine, store=None, workdir=tmp_path)  # type: ignore[arg-type]
+    failure = Outcome("migrate", ok=False, error_code="engine_error", message="CHECK constraint failed: x")
+    cause = upgrade_cause(ctx, tmp_path / "copy.db", 1, failure)
+    assert (cause.migration, cause.line, cause.mechanism) == ("m/0003_m3.sql", None,
+                                                              "upgrade fails: CHECK constraint failed: x")
+    assert engine.targets == [2, 3]  # one migration at a time from the start's version, stopping at the failure

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from harness.cases import format_id
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
@@ -31,7 +30,7 @@ from harness.checks.preservation import (
     parse_fixes,
 )
 from harness.checks.matrix_faults import atomic_on_failure, crash_safe
-from harness.checks.starts import FRESH, is_fresh, start_copy, start_version
+from harness.checks.starts import FRESH, blocked_by_upgrade, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
 from harness.engines.protocol import Migration
 from harness.fixtures.manifest import Manifest
@@ -72,15 +71,6 @@ def upgrade(ctx: CaseContext, *, keep_before: bool = False, locate: bool = False
     return Upgrade(db, before, outcome.seconds, size_before, db.stat().st_size)
 
 
-def blocked_by_upgrade(ctx: CaseContext, failure: v.Verdict, fixture: str | None = None) -> v.Verdict:
-    """This check cannot judge a fixture whose upgrade failed: the ``upgrades`` case of that
-    fixture reports the failure (once, with its cause); this one is blocked and says by what."""
-    params = ctx.case.params if fixture is None else (("fixture", fixture),)
-    by = format_id(ctx.case.family, params, "upgrades")
-    code = failure.observations.get("error_code") or failure.measured
-    return v.blocked(by, f"the upgrade to head failed ({code})" if code else "the upgrade to head failed")
-
-
 def fresh_install(ctx: CaseContext) -> Path | v.Verdict:
     db = ctx.fresh_db("fresh")
     outcome = ctx.engine.migrate(db)
@@ -116,10 +106,10 @@ def upgrades(ctx: CaseContext) -> v.Verdict:
 def schema_converges(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     fresh = fresh_install(ctx)
     if isinstance(fresh, v.Verdict):
-        return blocked_by_upgrade(ctx, fresh, FRESH)
+        return blocked_by_upgrade(ctx, fresh.observations.get("error_code"), FRESH)
     lines = schema.diff(schema.read_file(fresh), schema.read_file(done.db))
     if lines:
         first = lines[0].splitlines()[0]
@@ -156,7 +146,7 @@ def _schema_cause(ctx: CaseContext, first: str) -> v.Cause:
 def path_equivalent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     stepped = start_copy(ctx, "stepped")
     fmt = ctx.history_format()
     first = start_version(ctx)
@@ -185,7 +175,7 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
 def data_preserved(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx, keep_before=True)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     assert done.before is not None
     try:
         fixes = parse_fixes(mapping_of(ctx.case.options, "orphan_fixes"))
@@ -245,7 +235,7 @@ def _cause_sentence(problem: str, cause: v.Cause) -> str:
 def integrity(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     state = inspect.observe(done.db, with_content=False, with_files=False)
     problems = []
     if state.integrity != "ok":
@@ -263,7 +253,7 @@ def integrity(ctx: CaseContext) -> v.Verdict:
 def idempotent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     # Bytes first: a byte-identical database cannot hold a different state, so the logical
     # state (every row read and hashed) is read only to explain a change, from a copy kept
     # at head. Reading it up front cost more than all the matrix's other checks together.
@@ -294,7 +284,7 @@ def idempotent(ctx: CaseContext) -> v.Verdict:
 def history_continuous(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return blocked_by_upgrade(ctx, done)
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     with inspect.reading(done.db) as conn:
         found = history.detect(conn, ctx.history_format())
     problems = history_problems(found, ctx.migrations(), complete=True)
