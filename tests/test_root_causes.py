@@ -228,3 +228,11 @@ def test_shard_results_merged_keep_one_root_cause(twenty: TwentyRun) -> None:
     assert not halves[0].passed and not halves[1].passed
     merged = merge(halves)
     assert [c.as_json() for c in causes.root_causes(merged)] == [c.as_json() for c in causes.root_causes(twenty.run)]
+
+
+def test_a_root_cause_line_stays_one_inert_line_whatever_the_engine_said() -> None:
+    hostile = {**CAUSE, "mechanism": "upgrade fails: \x1b[31mred\x1b[0m\nFAILED   fake line\r\x07"}
+    run = run_of(case("v1", "upgrades", "failed", cause=hostile))
+    lines = summary(run, "reports/").splitlines()
+    assert len(lines) == 4 and "\x1b" not in lines[1] and "\x07" not in lines[1] and "\r" not in lines[1]
+    assert "fake line" in lines[1]  # shown, on the same line

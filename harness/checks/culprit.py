@@ -73,11 +73,16 @@ def upgrade_cause(ctx: CaseContext, copy: Path, start: int, failure: Outcome) ->
     for migration in pending:
         step = ctx.engine.migrate(copy, migration.version)
         if not step.ok:
-            named = _located(step.message, (migration,))
-            line, rest = (named[1], named[2]) if named else (None, step.message or step.describe())
-            return Cause(_mechanism(step, rest, ctx.workdir), migration_label(migration), line)
+            return step_cause(ctx, migration, step)
     return Cause(_mechanism(failure, failure.message or failure.describe(), ctx.workdir)
                  + " (one run fails; one migration at a time does not)")
+
+
+def step_cause(ctx: CaseContext, migration: Migration, step: Outcome, prefix: str = "") -> Cause:
+    """The cause of ``migration`` failing when applied on its own (``migrate(db, version)``)."""
+    named = _located(step.message, (migration,))
+    line, rest = (named[1], named[2]) if named else (None, step.message or step.describe())
+    return Cause(prefix + _mechanism(step, rest, ctx.workdir), migration_label(migration), line)
 
 
 # --- the first migration after which the upgraded copy differs -----------------------------------

@@ -17,8 +17,8 @@ from typing import Iterable
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
-from harness.checks.culprit import (first_divergence, loss_cause, migration_label, schema_line, tables_of,
-                                    upgrade_cause)
+from harness.checks.culprit import (first_divergence, loss_cause, migration_label, schema_line, step_cause,
+                                    tables_of, upgrade_cause)
 from harness.checks.history_rules import history_problems
 from harness.checks.preservation import (
     Declared,
@@ -160,7 +160,8 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
             return v.failed(f"stepping one migration at a time failed at {migration.version}_{migration.name}: "
                             f"{outcome.describe()}", measured=str(outcome.error_code), threshold="success",
                             details="one run succeeded; a setting or state one migration left on the connection "
-                                    "may be what a later one relies on")
+                                    "may be what a later one relies on",
+                            cause=step_cause(ctx, migration, outcome, "one migration at a time: "))
     window = ctx.volatile_window()
     one_run, stepwise = state_of(done.db, fmt, window), state_of(stepped, fmt, window)
     if one_run != stepwise:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from harness.reporting.results import BLOCKED, ERRORED, FAILED, HAZARD, OUTCOMES, WARNED, natural_order
+from harness.reporting.sanitize import one_line
 
 if TYPE_CHECKING:
     from harness.reporting.results import CaseResult, RunResult
@@ -168,4 +169,5 @@ def line_of(cause: RootCause) -> str:
     if cause.blocked:
         counted += f", {len(cause.blocked)} blocked"
     at = f" at {versions_text(cause.versions)}" if cause.versions else ""
-    return f"{label:8} {head} \u2014 {cause.family}::{cause.check}{at} ({counted})"
+    # one terminal / CI-log line whatever an engine or a database put in the text
+    return one_line(f"{label:8} {head} \u2014 {cause.family}::{cause.check}{at} ({counted})", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.reporting.causes import line_of, root_causes
 from harness.reporting.results import CaseResult, RunResult
+from harness.reporting.sanitize import one_line
 
 
 def failure_text(result: CaseResult) -> str:
@@ -30,6 +31,6 @@ def summary(run: RunResult, reports: str) -> str:
              f"seed {run.seed}, SQLite {run.sqlite_version}"]
     for cause in root_causes(run):
         lines.append(f"  {line_of(cause)}")
-        lines.append(f"           runbook {cause.runbook_url} | {cause.repro}")
+        lines.append(f"           runbook {one_line(cause.runbook_url, None)} | {one_line(cause.repro, None)}")
     lines.append(f"reports: {reports}")
     return "\n".join(lines)
