@@ -221,6 +221,29 @@ def test_chromium_shows_the_root_cause_first(twenty: TwentyRun, chromium: str, t
     assert f"at {', '.join(VERSIONS)} (20 cases, 120 blocked)" in text
 
 
+def test_sharded_gate_merged_equals_one_run(twenty: TwentyRun, tmp_path: Path) -> None:
+    scenario = twenty.reports.parent / "scenario.toml"
+    env = {**os.environ, CACHE_ENV: str(twenty.reports.parent.parent / "cache")}
+
+    def harness(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=600, env=env)
+
+    parts = []
+    for shard in ("1/2", "2/2"):
+        out = tmp_path / shard.replace("/", "-")
+        ran = harness("gate", str(scenario), "-n", "2", "--shard", shard, "--reports", str(out))
+        assert ran.returncode == 1, ran.stdout + ran.stderr  # each shard holds failed or orphan-blocked cases
+        parts.append(str(out / "results.json"))
+    merged = harness("merge", *parts, "--reports", str(tmp_path / "merged"))
+    assert merged.returncode == 1, merged.stdout + merged.stderr
+    body = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert {c["case_id"]: c["outcome"] for c in body["cases"]} == {c.case_id: c.outcome for c in twenty.run.cases}
+    assert body["root_causes"] == twenty.body["root_causes"]
+    assert [line for line in merged.stdout.splitlines() if line.strip().startswith("FAILED   ")] == [
+        line for line in twenty.proc.stdout.splitlines() if line.strip().startswith("FAILED   ")]
+
+
 def test_shard_results_merged_keep_one_root_cause(twenty: TwentyRun) -> None:
     from harness.reporting.merge import merge
 
