@@ -10,8 +10,8 @@ time (each a separate engine call, as ``path-equivalent`` does) and comparing af
 the first migration after which the copy differs is the one named, and within it the
 statement that removes the rows (or names the object): a cascade that empties a child table
 when its parent is rebuilt is ``rows of X deleted by `DROP TABLE Y` (ON DELETE CASCADE from
-X.y_id, foreign_keys on)`` at that file and line. Lines are counted in the migration's SQL
-as the engine gives it.
+X.y_id, foreign_keys on)`` at that file and line (the file's line: a goose or dbmate up
+section starts below its marker, ``Migration.first_line``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from typing import Callable, Sequence
 from harness.checks.context import CaseContext
 from harness.checks.verdict import Cause
 from harness.engines.protocol import CODE_UNSPECIFIED, Migration, Outcome
-from harness.engines.statements import Statement, split
-from harness.lint import Token, tokenize
+from harness.sql import Statement, Token, split
 from harness.sqlite import schema
 from harness.sqlite.schema import Schema
 
@@ -118,8 +117,13 @@ def _empty_schema() -> Schema:
         conn.close()
 
 
-def _names(statement: Statement) -> list[Token]:
-    return tokenize(statement.text)
+def _names(statement: Statement) -> Sequence[Token]:
+    return statement.tokens
+
+
+def _statements(migration: Migration) -> tuple[Statement, ...]:
+    """The migration's statements, with their lines in its file (a section may start lower)."""
+    return tuple(s.shifted(migration.first_line - 1) for s in split(migration.sql or ""))
 
 
 def _shown(statement: Statement) -> str:
@@ -168,7 +172,7 @@ def loss_cause(migration: Migration, table: str, before: Schema) -> Cause:
         if fk.on_delete in ("CASCADE", "SET NULL", "SET DEFAULT"):
             actions.setdefault(fk.table.lower(), fk)
     copy: Statement | None = None  # a rebuild's INSERT … SELECT … FROM table, before the table is dropped
-    for statement in split(migration.sql or ""):
+    for statement in _statements(migration):
         tokens = _names(statement)
         if copy is None and _copies_from(tokens, table.lower()):
             copy = statement
@@ -197,7 +201,7 @@ def schema_line(migration: Migration, difference: str) -> int | None:
     name = head[-1].lower() if head else ""
     column = re.search(r"column (\S+)", difference)
     best = None
-    for statement in split(migration.sql or ""):
+    for statement in _statements(migration):
         names = {t.name for t in _names(statement)}
         if name in names:
             if column is None or column.group(1).lower() in names:
