@@ -30,8 +30,8 @@ EXPECTED = ("parent_rebuild_cascade/0003_project_archived.sql line 10: rows of t
 def migrations(tmp_path: Path, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}
     return subprocess.run([sys.executable, "-m", "harness", "migrations", str(directory), "--workdir",
-                           str(tmp_path / "work"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=env)
+                           str(tmp_path / "work"), "--reports", str(tmp_path / "work" / "reports"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_a_parent_rebuild_cascading_into_its_child_names_the_drop_and_the_cascade(tmp_path: Path) -> None:

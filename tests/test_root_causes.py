@@ -172,7 +172,8 @@ def twenty(tmp_path_factory: pytest.TempPathFactory) -> TwentyRun:
     work = tmp_path_factory.mktemp("twenty")
     env = {**os.environ, CACHE_ENV: str(work / "cache")}
     proc = subprocess.run([sys.executable, "-m", "harness", "migrations", str(TWENTY), "--workdir", str(work / "w"),
-                           "-n", "2"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+                           "--reports", str(work / "w" / "reports"), "-n", "2"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=env)
     reports = work / "w" / "reports"
     body = json.loads((reports / "results.json").read_text())
     return TwentyRun(proc, reports, read(reports / "results.json"), body)
