@@ -30,7 +30,8 @@ class Case:
     line: int | None
     seed: int
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)  # the family's [params] table
+    options: Mapping[str, Any] = field(default_factory=dict)  # the family's [params] table, as written
+    settings: Any = None  # the same, validated into the family's params dataclass
 
     @property
     def id(self) -> str:

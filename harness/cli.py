@@ -19,8 +19,10 @@ from harness.reporting import results as results_mod
 from harness.reporting.results import RunResult
 from harness.runner.expand import check_operations, expand, load_manifest
 from harness.reporting.console import failure_text, summary
+from harness.reporting.sanitize import terminal_line
 from harness.runner.discovery import is_scenario_file
 from harness.runner.shards import parse_shard, shard_members
+from harness.tomlfile import suggest
 
 DEFAULT_SCENARIOS = "scenarios"
 PLUGIN = "harness.runner.plugin"
@@ -44,15 +46,58 @@ def find_scenarios(paths: Sequence[str]) -> list[Path]:
 
 
 def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None = None) -> dict[Path, list]:
-    """Load every scenario, manifest and engine, and expand the cases: bad input fails here."""
+    """Load every scenario, manifest and engine, and expand the cases: bad input fails here.
+
+    Every profile a scenario declares is validated too (a mistake in the nightly profile
+    fails the pull request's gate, not the night), and a ``profile`` that no scenario
+    declares is an error rather than a run of the base scenarios.
+    """
     expanded = {}
+    declared: set[str] = set()
     for path in paths:
         scenario = scenario_mod.load(path, profile)
         expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
+        declared.update(scenario.profiles)
+        for other in scenario.profiles:
+            if other != profile:
+                layered = scenario_mod.load(path, other)
+                expand(layered, load_manifest(layered), seed=seed)
         engine = load_engine(scenario.engine, scenario.path)
         check_operations(scenario, expanded[path], frozenset(engine.operations),
                          lists_migrations=getattr(engine, "lists_migrations", True))
+    if profile is not None and profile not in declared:
+        known = ", ".join(sorted(declared)) or "none"
+        raise InputError("--profile", f"no scenario declares a profile '{profile}'{suggest(profile, declared)}; "
+                         f"declared: {known}")
     return expanded
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Command-line values pytest would otherwise meet first (with a traceback or INTERNALERROR)."""
+    workers = getattr(args, "workers", None)
+    if workers not in (None, "auto", "logical") and not (str(workers).isdigit()):
+        raise InputError("--workers", f"expected a number of workers, 'auto' or 0, got '{workers}'")
+    expression = getattr(args, "k", None)
+    if expression:
+        try:
+            from _pytest.mark.expression import Expression
+        except ImportError:  # pragma: no cover - pytest moved it: pytest reports the error itself
+            return
+        try:
+            Expression.compile(expression)
+        except Exception as exc:  # noqa: BLE001 - SyntaxError or pytest's ParseError, by version
+            raise InputError("-k", f"not a valid expression: {getattr(exc, 'msg', None) or exc} "
+                             f"(column {getattr(exc, 'offset', None) or getattr(exc, 'column', '?')} of "
+                             f"{expression!r}); use words, 'and', 'or', 'not' and parentheses") from None
+
+
+def check_cases(expanded: dict[Path, list], wanted: Sequence[str]) -> None:
+    """Every ``--case`` names a case of the scenarios being run."""
+    ids = [case.id for cases in expanded.values() for case in cases]
+    known = set(ids)
+    for case_id in wanted:
+        if case_id not in known:
+            raise InputError("--case", f"no case '{case_id}'{suggest(case_id, ids)} (see `harness list`)")
 
 
 def _plugin_args() -> list[str]:
@@ -75,8 +120,9 @@ def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> in
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    check_arguments(args)
     files = find_scenarios(args.paths)
-    validate(files, args.seed, args.profile)
+    check_cases(validate(files, args.seed, args.profile), args.case or ())
     reports = Path(args.reports)
     extra: list[str] = []
     if args.profile:
@@ -403,7 +449,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        print(f"harness: {terminal_line(str(exc), 4000)}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, exit 2 (HARNESS_DEBUG=1 shows it)
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        print(f"harness: internal error: {terminal_line(f'{type(exc).__name__}: {exc}')} "
+              "(rerun with HARNESS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 2

@@ -132,7 +132,9 @@ def load(path: Path, profile: str | None = None) -> Scenario:
         overlay = profiles[profile]
         check_keys(doc, f"profiles.{profile}", overlay, ("checks",))
         data = _overlay(dict(data), overlay)
-        doc = TomlDoc(doc.path, data, doc.lines)
+        prefix = f"profiles.{profile}."  # a key the profile sets is named at the profile's line
+        lines = {**doc.lines, **{k[len(prefix):]: n for k, n in doc.lines.items() if k.startswith(prefix)}}
+        doc = TomlDoc(doc.path, data, lines)
     check_keys(doc, "", data, _TOP_KEYS)
     suite = get(doc, "", data, "suite", dict, required=True)
     check_keys(doc, "suite", suite, _SUITE_KEYS)
@@ -140,6 +142,8 @@ def load(path: Path, profile: str | None = None) -> Scenario:
     if not _NAME.match(name):
         raise doc.error("suite.name", f"'{name}' must be lower-case letters, digits, '-' or '_'")
     seed = get(doc, "suite", suite, "seed", int, 0)
+    if seed < 0:
+        raise doc.error("suite.seed", f"expected a seed of 0 or more, got {seed}")
     engine = _engine(doc, get(doc, "", data, "engine", dict, required=True))
     manifest = None
     released: tuple[str, ...] = ()
@@ -158,8 +162,8 @@ def load(path: Path, profile: str | None = None) -> Scenario:
     checks = get(doc, "", data, "checks", dict, {})
     families = tuple(_family(doc, fam, checks[fam]) for fam in checks)
     profiles = get(doc, "", data, "profiles", dict, {})
-    for profile, body in profiles.items():
-        get(doc, "profiles", profiles, profile, dict)
+    for declared in profiles:
+        check_keys(doc, f"profiles.{declared}", get(doc, "profiles", profiles, declared, dict), ("checks",))
     return Scenario(
         path=path,
         name=name,
@@ -304,6 +308,8 @@ def _family(doc: TomlDoc, family: str, body: Any) -> FamilySpec:
             limit, tsev = value, severity
         else:
             raise doc.error(tkey, f"expected a number or {{ limit = N, severity = \"warn\" }}, got {value!r:.40}")
+        if limit < 0:
+            raise doc.error(tkey, f"a threshold's limit cannot be negative, got {limit}")
         thresholds[tname] = Threshold(tname, float(limit), tsev, doc.line(tkey))
     lines = {k[len(where) + 1:]: v for k, v in doc.lines.items() if k.startswith(where + ".")}
     return FamilySpec(

@@ -6,14 +6,20 @@ line that defines it, so every complaint names the file, the line and the key.
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import difflib
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from harness.errors import InputError
+
+T = TypeVar("T")
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-.]+(?:\s*\.\s*[A-Za-z0-9_\-"']+)*)\s*=""")
@@ -55,8 +61,14 @@ class TomlDoc:
     lines: Mapping[str, int]
 
     def line(self, key: str) -> int | None:
-        """The line of ``key``, else of the nearest enclosing table that has one."""
-        probe = key
+        """The line of ``key``, else of its first sub-key (an implicit table such as ``a.b`` of
+        ``[a.b.c]``), else of the nearest enclosing table that has one."""
+        if key in self.lines:
+            return self.lines[key]
+        inner = [n for k, n in self.lines.items() if k.startswith(key + ".")] if key else []
+        if inner:
+            return min(inner)
+        probe = key.rpartition(".")[0]
         while probe:
             if probe in self.lines:
                 return self.lines[probe]
@@ -149,3 +161,91 @@ def get_choice(doc: TomlDoc, where: str, table: Mapping[str, Any], key: str,
         raise doc.error(f"{where}.{key}" if where else key,
                         f"'{value}' is not allowed{suggestion}; expected one of: {', '.join(choices)}")
     return value
+
+
+# -- typed tables: a dataclass declares the keys, their types and their ranges -------------
+
+ErrorAt = Callable[[str, str], Exception]  # (full dotted key, problem) -> the error to raise
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, else nothing."""
+    hint = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def _convert(value: Any, hint: Any, key: str, error: ErrorAt) -> Any:
+    """``value`` as the type ``hint`` names (str, int, float, bool, tuple[X, ...], Mapping[str, X], Any)."""
+    if hint is Any or hint is object:
+        return value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(hint)):
+            return None
+        for option in options:
+            try:
+                return _convert(value, option, key, _Reject.raise_)
+            except _Reject:
+                continue
+        raise error(key, f"expected {' or '.join(_name(o) for o in options)}, got {_describe(value)} {value!r:.60}")
+    if origin in (tuple, list, collections.abc.Sequence):
+        if not isinstance(value, list):
+            raise error(key, f"expected an array, got {_describe(value)} {value!r:.60}")
+        item = (typing.get_args(hint) or (Any,))[0]
+        return tuple(_convert(x, item, f"{key}[{i}]", error) for i, x in enumerate(value))
+    if origin in (dict, collections.abc.Mapping) or hint in (dict, collections.abc.Mapping):
+        if not isinstance(value, dict):
+            raise error(key, f"expected a table, got {_describe(value)} {value!r:.60}")
+        item = (typing.get_args(hint) or (str, Any))[1]
+        return {k: _convert(x, item, f"{key}.{k}", error) for k, x in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (str, int, float, bool) and not (isinstance(value, hint) and
+                                               (hint is bool or not isinstance(value, bool))):
+        raise error(key, f"expected {_name(hint)}, got {_describe(value)} {value!r:.60}")
+    return value
+
+
+class _Reject(Exception):
+    @staticmethod
+    def raise_(key: str, problem: str) -> Exception:
+        return _Reject(problem)
+
+
+def _name(hint: Any) -> str:
+    if hint in (str, int, float, bool):
+        return _describe(hint())
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list, collections.abc.Sequence):
+        return "an array"
+    if origin in (dict, collections.abc.Mapping) or hint in (dict, collections.abc.Mapping):
+        return "a table"
+    return getattr(hint, "__name__", str(hint))
+
+
+def read_dataclass(cls: type[T], table: Mapping[str, Any], where: str, error: ErrorAt) -> T:
+    """Build ``cls`` (a dataclass) from a TOML table: every key known, every value typed, in range.
+
+    A field's ``metadata`` may bound it: ``{"min": 0}``, ``{"max": 1.0}``, ``{"choices": (...)}``.
+    Unknown keys name the closest known one; missing keys take the field's default.
+    """
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        full = f"{where}.{key}"
+        if key not in known:
+            expected = ", ".join(known) or "none"
+            raise error(full, f"unknown key{suggest(key, known)}; expected one of: {expected}")
+        value = _convert(raw, hints[key], full, error)
+        meta = known[key].metadata
+        if "min" in meta and isinstance(value, (int, float)) and value < meta["min"]:
+            raise error(full, f"must be at least {meta['min']}, got {value}")
+        if "max" in meta and isinstance(value, (int, float)) and value > meta["max"]:
+            raise error(full, f"must be at most {meta['max']}, got {value}")
+        if "choices" in meta and value not in meta["choices"]:
+            raise error(full, f"'{value}' is not allowed{suggest(str(value), meta['choices'])}; "
+                        f"expected one of: {', '.join(meta['choices'])}")
+        values[key] = value
+    return cls(**values)

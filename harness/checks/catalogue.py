@@ -8,15 +8,21 @@ states ...); a check decides whether it applies to a combination and judges one 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable
 
 from harness.checks.context import CaseContext
 from harness.checks.verdict import Verdict
 from harness.fixtures.manifest import Manifest
-from harness.scenario import FamilySpec
+from harness.scenario import FamilySpec, Scenario
+from harness.tomlfile import ErrorAt, read_dataclass
 
 Params = tuple[tuple[str, str], ...]
-Axes = Callable[[FamilySpec, "Manifest | None"], list[Params]]
+Axes = Callable[[Scenario, FamilySpec, "Manifest | None"], list[Params]]
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The ``params`` of a family that takes none: any key given is an error."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,20 @@ class Family:
     checks: tuple[CheckSpec, ...]
     axes: Axes
     default_fixtures: tuple[str, ...] = ()  # selectors when the scenario gives none
-    params: Mapping[str, type | tuple[type, ...]] | None = None  # allowed [params] keys
+    # The family's ``[params]`` as a frozen dataclass: field names are the allowed keys, field
+    # types their TOML types, ``metadata`` their ranges (read by ``tomlfile.read_dataclass``).
+    params: type[Any] = NoParams
+    thresholds: tuple[str, ...] = ()  # the threshold names its checks read
+
+    def settings(self, table: Any, where: str, error: ErrorAt) -> Any:
+        """``table`` (a scenario's ``[checks.<family>.params]``) validated into ``params``."""
+        return read_dataclass(self.params, table, where, error)
 
     def check(self, check_id: str) -> CheckSpec | None:
         return next((c for c in self.checks if c.id == check_id), None)
 
 
-def no_axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
+def no_axes(scenario: Scenario, spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
     return [()]
 
 

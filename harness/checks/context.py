@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.cases import Case
 from harness.engines.protocol import Engine, Migration
@@ -52,6 +53,11 @@ class CaseContext:
 
     def option(self, name: str, default: object = None) -> object:
         return self.case.options.get(name, default)
+
+    @property
+    def settings(self) -> Any:
+        """The family's params as its dataclass (validated when the scenario was expanded)."""
+        return self.case.settings
 
     def history_format(self) -> str | None:
         """The history table format to read: the scenario's word, else the engine's own."""

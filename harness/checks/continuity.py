@@ -45,6 +45,6 @@ FAMILY = Family(
                 "refused with the engine's error code and left byte-identical.",
     checks=(CheckSpec("refused", "refused with the expected error code, data directory byte-identical",
                       "continuity-break", refused_untouched),),
-    axes=lambda spec, manifest: fixture_axes(spec, manifest, ("tag:negative",)),
+    axes=lambda scenario, spec, manifest: fixture_axes(spec, manifest, ("tag:negative",)),
     default_fixtures=("tag:negative",),
 )

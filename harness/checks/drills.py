@@ -33,13 +33,14 @@ from harness.checks import drills_power
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
+from harness.checks.drills_power import DEFAULT_RANDOM_EXAMPLES
 from harness.checks.recovery import NO_SNAPSHOT_ERROR, STATES, prepare
 from harness.corruption import catalogue
 from harness.corruption.catalogue import BENIGN, CORRUPT, NOT_A_DATABASE, SILENT, TRANSIENT, Kind
 from harness.engines.capabilities import Traceable
 from harness.engines.protocol import Outcome
 from harness.fixtures.manifest import Manifest
-from harness.scenario import FamilySpec
+from harness.scenario import FamilySpec, Scenario
 from harness.sqlite import inspect, salvage
 from harness.sqlite.files import copy_db, db_files, sha256_file, tree_digest
 
@@ -86,7 +87,7 @@ def _states(kind: Kind) -> tuple[str, ...]:
     return STATES
 
 
-def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
+def _axes(scenario: Scenario, spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
     """Default: each kind once, snapshot states rotating so every state is drilled; with
     ``cross = true`` (the nightly profile) every kind × state × journal mode."""
     if manifest is None:
@@ -362,6 +363,17 @@ class _Facts:
         return v.passed(f"{self.kind.id}: content unchanged after open", observations=self.observations())
 
 
+@dataclass(frozen=True)
+class DrillParams:
+    """``[checks.drills.params]``."""
+
+    policy: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)  # kind id -> expect or table
+    cross: bool = False  # every kind x snapshot state x journal mode (the nightly profile)
+    kinds: tuple[str, ...] = ()  # only these kinds
+    random_examples: int = field(default=DEFAULT_RANDOM_EXAMPLES, metadata={"min": 1})
+    no_snapshot_error: str = NO_SNAPSHOT_ERROR
+
+
 FAMILY = Family(
     name="drills",
     description="Damage and faults from the catalogue on a copy: the startup path recovers, refuses "
@@ -378,5 +390,7 @@ FAMILY = Family(
                   drills_power.random_damage, needs=frozenset({"migrate", "open"}), applies=_has("random")),
     ),
     axes=_axes,
+    params=DrillParams,
+    thresholds=("recovery_seconds",),
     default_fixtures=SOURCES,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 from harness import lint
@@ -33,6 +34,15 @@ def rule_holds(rule: str, ctx: CaseContext) -> v.Verdict:
     return v.passed(f"{len(readable)} migrations: no {rule}", observations={"findings": []})
 
 
+@dataclass(frozen=True)
+class LintParams:
+    """``[checks.lint.params]``."""
+
+    min_sqlite: str = "3.31.0"  # the oldest SQLite the application still runs on
+    wrapped: bool | None = None  # each migration runs in a transaction (default: every adapter but sqlfiles)
+    runner_checks_fks: bool = False  # the runner runs foreign_key_check before committing
+
+
 FAMILY = Family(
     name="lint",
     description="SQLite-specific hazards in the migrations' SQL, each with the file and line.",
@@ -42,5 +52,5 @@ FAMILY = Family(
         for rule, description in lint.RULES.items()
     ),
     axes=no_axes,
-    params={"min_sqlite": str, "wrapped": bool, "runner_checks_fks": bool},
+    params=LintParams,
 )

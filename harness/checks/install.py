@@ -105,4 +105,5 @@ FAMILY = Family(
                   "non-atomic-migration", crash_atomic),
     ),
     axes=no_axes,
+    thresholds=("migrate_seconds",),
 )

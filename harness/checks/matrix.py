@@ -10,7 +10,7 @@ history is complete and in order. Fault checks (injected failure, crashes) live 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -29,12 +29,12 @@ from harness.checks.preservation import (
     mapping_of,
     parse_fixes,
 )
-from harness.checks.matrix_faults import atomic_on_failure, crash_safe
+from harness.checks.matrix_faults import DEFAULT_EXAMPLES, atomic_on_failure, crash_safe
 from harness.checks.starts import FRESH, blocked_by_upgrade, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
 from harness.engines.protocol import Migration
 from harness.fixtures.manifest import Manifest
-from harness.scenario import FamilySpec
+from harness.scenario import FamilySpec, Scenario
 from harness.sqlite import history, inspect, schema
 from harness.sqlite.fileformat import read_header
 from harness.sqlite.files import copy_db, db_digest
@@ -297,7 +297,7 @@ def history_continuous(ctx: CaseContext) -> v.Verdict:
                     observations={"versions": list(found.versions)})
 
 
-def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
+def _axes(scenario: Scenario, spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
     fixtures = manifest.select(spec.fixtures or DEFAULT_FIXTURES) if manifest else ()
     return [(("fixture", FRESH),)] + [(("fixture", f.name),) for f in fixtures if not f.negative]
 
@@ -329,6 +329,15 @@ CHECKS = (
               needs=frozenset({"migrate"})),
 )
 
+@dataclass(frozen=True)
+class MatrixParams:
+    """``[checks.matrix.params]``."""
+
+    orphan_fixes: tuple[str, ...] = ()  # "child.column -> parent.column" a migration may re-point
+    fault_examples: int = field(default=DEFAULT_EXAMPLES, metadata={"min": 1})  # generated fault points per case
+    declared_mutations: bool = False  # the SQL's own UPDATE/DELETE/DROP are intended (zero-config)
+
+
 FAMILY = Family(
     name="matrix",
     description="Every legacy fixture and a fresh install upgraded to head: converges to the fresh schema, keeps "
@@ -336,4 +345,6 @@ FAMILY = Family(
     checks=CHECKS,
     axes=_axes,
     default_fixtures=DEFAULT_FIXTURES,
+    params=MatrixParams,
+    thresholds=("migrate_seconds", "growth_ratio"),
 )

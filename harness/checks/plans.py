@@ -29,18 +29,16 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Tuple, Union
+from typing import Any, Callable, List, Mapping, Tuple, Union
 
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
-from harness.errors import InputError
 from harness.fixtures.manifest import Manifest
 from harness.plans import baseline, dataset
-from harness.plans.spec import ALL, PARAMS, PlanSuite, Query, check_ids, parse
+from harness.plans.spec import ALL, PlanSuite, Query, check_ids, parse
 from harness.scenario import FamilySpec, Scenario
 from harness.sqlite import cost as cost_mod
 from harness.sqlite import indexes as idx
@@ -75,22 +73,15 @@ def _applies(check_id: str) -> Callable[[Params], bool]:
 # --------------------------------------------------------------------------- the suite
 
 
-def _scenario_path(spec: FamilySpec) -> Path | str:
-    """The scenario file ``spec`` came from, for error messages (axes are given the spec only)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        for value in list(frame.f_locals.values()):
-            if isinstance(value, Scenario) and any(f is spec for f in value.families):
-                return value.path
-        frame = frame.f_back  # type: ignore[assignment]
-    return "the scenario"
+@dataclass(frozen=True)
+class PlanParams:
+    """``[checks.plans.params]``; each item's own keys are read by :func:`harness.plans.spec.parse`."""
 
-
-def _parse_for_axes(spec: FamilySpec) -> PlanSuite:
-    try:
-        return parse("<scenario>", spec)
-    except InputError as exc:
-        raise InputError(_scenario_path(spec), exc.problem, line=exc.line, key=exc.key) from None
+    queries: tuple[Any, ...] = ()  # [[checks.plans.params.queries]]
+    datasets: Mapping[str, Any] = field(default_factory=dict)
+    expected_indexes: tuple[Any, ...] = ()
+    baseline_dir: str | None = None  # default plans/<suite name>, relative to the scenario
+    expert: bool = True  # ask the sqlite3 shell's .expert for an index when a plan check fails
 
 
 def suite_of(ctx: CaseContext) -> PlanSuite:
@@ -105,8 +96,8 @@ def _fixtures(spec: FamilySpec, manifest: Manifest | None) -> list[str]:
     return [f.name for f in manifest.select(spec.fixtures or DEFAULT_FIXTURES) if not f.negative]
 
 
-def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
-    suite = _parse_for_axes(spec)
+def _axes(scenario: Scenario, spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
+    suite = parse(scenario.path, spec)
     out: list[Params] = []
     top = {"unindexed-foreign-keys", "redundant-indexes"}
     if suite.expected_indexes:
@@ -555,5 +546,5 @@ FAMILY = Family(
                 "stay within counted budgets and match their baselines; indexes present, no unindexed FK.",
     checks=CHECKS,
     axes=_axes,
-    params=PARAMS,
+    params=PlanParams,
 )

@@ -7,6 +7,7 @@ confirms the one that is persistent, WAL mode, from the file header.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from harness.checks import verdict as v
@@ -49,10 +50,19 @@ def pragmas_in_force(ctx: CaseContext) -> v.Verdict:
     return v.passed("journal_mode, synchronous, foreign_keys and busy_timeout in force", observations=observations)
 
 
+@dataclass(frozen=True)
+class PostureParams:
+    """``[checks.posture.params]``: the pragma values the application must keep."""
+
+    expect: Mapping[str, str | int | bool] = field(default_factory=dict)  # pragma -> value, over DEFAULT_EXPECT
+    min_busy_timeout_ms: int = field(default=DEFAULT_MIN_BUSY_TIMEOUT_MS, metadata={"min": 0})
+
+
 FAMILY = Family(
     name="posture",
     description="The application's connection applies and keeps its pragmas (WAL, synchronous, FKs, busy timeout).",
     checks=(CheckSpec("pragmas", "each pragma read back from the application's connection matches the policy",
                       "posture-drift", pragmas_in_force, needs=frozenset({"migrate", "posture"})),),
     axes=no_axes,
+    params=PostureParams,
 )

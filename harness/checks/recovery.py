@@ -19,7 +19,7 @@ from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
 from harness.fixtures.manifest import Manifest
-from harness.scenario import FamilySpec
+from harness.scenario import FamilySpec, Scenario
 from harness.sqlite import inspect
 from harness.sqlite.fileformat import SIDECARS
 from harness.sqlite.files import db_files, sha256_file, tree_digest
@@ -222,7 +222,7 @@ def snapshot_before_migrate(ctx: CaseContext) -> v.Verdict:
     return v.passed(f"snapshot {made[-1].name} taken, sound and equal to the pre-migration database")
 
 
-def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
+def _axes(scenario: Scenario, spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
     if manifest is None:
         return []
     sources = manifest.select(spec.fixtures or ("tag:snapshot-source",))
@@ -231,6 +231,13 @@ def _axes(spec: FamilySpec, manifest: Manifest | None) -> list[Params]:
 
 def _state(*states: str):  # type: ignore[no-untyped-def]
     return lambda params: dict(params).get("snapshots") in states
+
+
+@dataclass(frozen=True)
+class RecoveryParams:
+    """``[checks.recovery.params]``."""
+
+    no_snapshot_error: str = NO_SNAPSHOT_ERROR  # the engine's error code when nothing can be restored
 
 
 FAMILY = Family(
@@ -251,5 +258,6 @@ FAMILY = Family(
                   applies=_state("one-valid")),
     ),
     axes=_axes,
+    params=RecoveryParams,
     default_fixtures=("tag:snapshot-source",),
 )

@@ -49,7 +49,7 @@ from harness.sqlite.cost import METRICS
 from harness.sqlite.indexes import ExpectedIndex
 
 __all__ = ["IndexUse", "Expect", "BudgetItem", "Query", "StatRow", "Dataset", "PlanSuite", "parse",
-           "PARAMS", "ALL", "TEMP_BTREE_PURPOSES", "DEFAULT_DATASET", "check_ids"]
+           "ALL", "TEMP_BTREE_PURPOSES", "DEFAULT_DATASET", "check_ids"]
 
 FAMILY = "plans"
 ALL = ("*",)  # "every table the query reads"
@@ -60,10 +60,6 @@ DEFAULT_ROWS = 200
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _STAT = re.compile(r"^\d+(?: \d+)*(?: [A-Za-z_]+(?:=\d+)?)*$")
 
-#: The family's allowed ``params`` keys and their TOML types (checked by the runner too).
-PARAMS: dict[str, type | tuple[type, ...]] = {
-    "queries": list, "datasets": dict, "expected_indexes": list, "baseline_dir": str, "expert": bool,
-}
 _QUERY_KEYS = ("name", "sql", "params", "dataset", "expect", "budget", "baseline", "description")
 _EXPECT_KEYS = ("uses_index", "no_full_scan", "no_temp_btree", "covering", "no_automatic_index")
 _DATASET_KEYS = ("seed", "rows", "scale", "stats", "stat1", "description")

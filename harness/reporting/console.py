@@ -1,25 +1,31 @@
-"""Plain-text rendering of results for a terminal or a CI log."""
+"""Plain-text rendering of results for a terminal or a CI log.
+
+Everything an engine, a database or a migration wrote is passed through the one sanitiser
+(``terminal_line`` / ``terminal_text``) first: no control sequence reaches the terminal and
+no line of it can start a CI workflow command.
+"""
 
 from __future__ import annotations
 
 from harness.reporting.causes import line_of, root_causes
 from harness.reporting.results import CaseResult, RunResult
-from harness.reporting.sanitize import one_line
+from harness.reporting.sanitize import one_line, terminal_line, terminal_text
 
 
 def failure_text(result: CaseResult) -> str:
-    lines = [f"{result.case_id} {result.outcome.upper()} (severity {result.severity}): {result.summary}"]
+    lines = [f"{result.case_id} {result.outcome.upper()} (severity {result.severity}): "
+             f"{terminal_line(result.summary, None)}"]
     if result.measured is not None or result.threshold is not None:
-        lines.append(f"  measured: {result.measured}   threshold: {result.threshold}")
-    lines.append(f"  runbook: {result.runbook_url}")
+        lines.append(f"  measured: {terminal_line(str(result.measured))}   threshold: {terminal_line(str(result.threshold))}")
+    lines.append(f"  runbook: {terminal_line(result.runbook_url)}")
     if result.details:
-        lines += ["  " + line for line in result.details.splitlines()[:40]]
+        lines += ["  " + line for line in terminal_text(result.details).splitlines()[:40]]
     lines.append(f"  seed: {result.seed}")
-    lines.append(f"  reproduce: {result.repro}")
+    lines.append(f"  reproduce: {terminal_line(result.repro, None)}")
     workdir = result.observations.get("workdir")
     if workdir:
-        lines.append(f"  files kept in: {workdir}")
-    return "\n".join(lines)
+        lines.append(f"  files kept in: {terminal_line(str(workdir), None)}")
+    return terminal_text("\n".join(lines))
 
 
 def summary(run: RunResult, reports: str) -> str:
@@ -33,4 +39,4 @@ def summary(run: RunResult, reports: str) -> str:
         lines.append(f"  {line_of(cause)}")
         lines.append(f"           runbook {one_line(cause.runbook_url, None)} | {one_line(cause.repro, None)}")
     lines.append(f"reports: {reports}")
-    return "\n".join(lines)
+    return terminal_text("\n".join(lines))

@@ -17,13 +17,19 @@ leave ``[31m`` behind). ``clean`` fixes all of that up front:
   ``… [truncated N chars]`` marker.
 
 Other non-characters (U+FDD0..U+FDEF, U+1FFFE, ...) are legal in XML 1.0 and are kept.
+
+``terminal_text`` / ``terminal_line`` are the same for a console or a CI log, which also
+execute what looks like a command: a bare CR (which lets text overwrite a line) is shown
+as ``\\r``, and a line that would begin a GitHub Actions workflow command (``::error``,
+``::add-mask::``, ``::stop-commands::``, the legacy ``##[...]``) is prefixed with ``·`` so
+it is printed, never run. The harness's own annotations are written after this, on purpose.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["clean", "one_line"]
+__all__ = ["clean", "one_line", "terminal_text", "terminal_line"]
 
 # ECMA-48 escape sequences, 7-bit forms.
 _ANSI = re.compile(
@@ -106,3 +112,26 @@ def one_line(text: str | bytes | None, limit: int | None = 300) -> str:
     """``clean`` for messages and attributes: line breaks become `` ⏎ ``, then ``limit`` applies."""
     text = _LINE_BREAKS.sub(NEWLINE_MARK, clean(text).strip())
     return text if limit is None else _truncate(text, limit)
+
+
+_BARE_CR = re.compile(r"\r(?!\n)")
+_WORKFLOW_COMMAND = re.compile(r"^(\s*)(::|##\[)", re.MULTILINE)
+_LEGACY_COMMAND = re.compile(r"##\[")
+COMMAND_GUARD = "\u00b7"  # "·"
+
+
+def _guard_commands(text: str) -> str:
+    text = _WORKFLOW_COMMAND.sub(lambda m: f"{m.group(1)}{COMMAND_GUARD}{m.group(2)}", text)
+    return _LEGACY_COMMAND.sub("#\u00b7#[", text)  # the legacy form is recognised anywhere in a line
+
+
+def terminal_text(text: str | bytes | None, limit: int | None = None) -> str:
+    """``clean`` for a terminal or CI log: lines kept, bare CRs visible, no line a workflow command."""
+    text = _BARE_CR.sub("\\\\r", clean(text)).replace("\r\n", "\n")
+    text = _guard_commands(text)
+    return text if limit is None else _truncate(text, limit)
+
+
+def terminal_line(text: str | bytes | None, limit: int | None = 300) -> str:
+    """``one_line`` for a terminal or CI log (a single line, so no workflow command can start)."""
+    return _guard_commands(one_line(text, limit))

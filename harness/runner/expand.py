@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
+from typing import Any
 from pathlib import Path
+from typing import Any
 
 from harness.cases import Case, case_seed, format_id
 from harness.checks.catalogue import Family, families
@@ -12,19 +13,21 @@ from harness.errors import InputError
 from harness.fixtures import manifest as manifest_mod
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec, Scenario
+from harness.tomlfile import suggest
 
 
 def _error(scenario: Scenario, spec: FamilySpec | None, key: str, problem: str) -> InputError:
     line = None
     if spec is not None:
-        sub = key.removeprefix(f"checks.{spec.family}.")
-        line = spec.key_lines.get(sub, spec.line)
+        sub = key.removeprefix(f"checks.{spec.family}").lstrip(".").split("[")[0]
+        while sub and sub not in spec.key_lines:  # an inline table's key: the line of its table
+            sub = sub.rpartition(".")[0]
+        line = spec.key_lines.get(sub, spec.line) if sub else spec.line
     return InputError(scenario.path, problem, line=line, key=key)
 
 
 def _hint(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return suggest(name, choices)
 
 
 def load_manifest(scenario: Scenario) -> Manifest | None:
@@ -68,13 +71,13 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
             raise _error(scenario, spec, f"checks.{spec.family}",
                          f"unknown check family{_hint(spec.family, list(catalogue))}; "
                          f"expected one of: {', '.join(catalogue)}")
-        _validate(scenario, spec, family, manifest)
+        settings = _validate(scenario, spec, family, manifest)
         if not spec.enabled:
             continue
         selected = [c for c in family.checks
                     if (not spec.only or c.id in spec.only) and c.id not in spec.skip]
         before = len(cases)
-        for params in family.axes(spec, manifest):
+        for params in family.axes(scenario, spec, manifest):
             for check in selected:
                 if not check.applies(params):
                     continue
@@ -91,6 +94,7 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
                     seed=case_seed(suite_seed, case_id),
                     thresholds=dict(spec.thresholds),
                     options=dict(spec.params),
+                    settings=settings,
                 ))
         if selected and len(cases) == before:
             raise _error(scenario, spec, f"checks.{spec.family}", _no_cases(spec, family))
@@ -138,9 +142,13 @@ def check_operations(scenario: Scenario, cases: list[Case], operations: frozense
                          line=spec.line if spec else None, key=key)
 
 
-def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Manifest | None) -> None:
+def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Manifest | None) -> Any:
+    """Check ``spec`` against ``family``'s declarations; returns its params as the family's dataclass."""
     ids = [c.id for c in family.checks]
     where = f"checks.{spec.family}"
+    if spec.only and spec.skip:
+        raise _error(scenario, spec, f"{where}.skip", "'only' and 'skip' contradict each other: give one of them "
+                     "(only = the checks to run, skip = the checks to leave out)")
     for key in ("only", "skip"):
         for name in getattr(spec, key):
             if name not in ids:
@@ -151,16 +159,13 @@ def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Ma
             if name not in ids:
                 raise _error(scenario, spec, f"{where}.{key}.{name}",
                              f"'{name}' is not a {family.name} check{_hint(name, ids)}; expected one of: {', '.join(ids)}")
-    if family.params is not None:
-        for name, value in spec.params.items():
-            if name not in family.params:
-                allowed = list(family.params)
-                raise _error(scenario, spec, f"{where}.params.{name}",
-                             f"unknown parameter{_hint(name, allowed)}; expected one of: {', '.join(allowed) or 'none'}")
-            kind = family.params[name]
-            if not isinstance(value, kind) or isinstance(value, bool) and bool not in (
-                    kind if isinstance(kind, tuple) else (kind,)):
-                raise _error(scenario, spec, f"{where}.params.{name}", f"expected {kind}, got {value!r:.40}")
+    for name in spec.thresholds:
+        if name not in family.thresholds:
+            known = ", ".join(family.thresholds) or f"none (the {family.name} family has no thresholds)"
+            raise _error(scenario, spec, f"{where}.thresholds.{name}",
+                         f"unknown threshold{_hint(name, list(family.thresholds))}; expected one of: {known}")
+    settings = family.settings(spec.params, f"{where}.params",
+                               lambda key, problem: _error(scenario, spec, key, problem))
     if family.default_fixtures or spec.fixtures:
         if manifest is None:
             raise _error(scenario, spec, where, f"the {family.name} family runs on fixtures: add "
@@ -170,3 +175,4 @@ def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Ma
             names = [f.name for f in manifest.fixtures]
             raise _error(scenario, spec, f"{where}.fixtures",
                          f"'{bad[0]}' matches no fixture{_hint(bad[0], names)} in {Path(manifest.path).name}")
+    return settings

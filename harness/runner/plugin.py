@@ -33,6 +33,7 @@ from harness.reporting import junit
 from harness.reporting.console import failure_text
 from harness.reporting.links import run_base
 from harness.reporting.results import BLOCKED, ERRORED, SKIPPED, CaseResult, RunResult, natural_order
+from harness.reporting.sanitize import terminal_line
 from harness.runner.discovery import is_scenario_file
 from harness.runner.execute import result_of, run_case
 from harness.runner.shards import parse_shard, shard_members
@@ -169,7 +170,7 @@ class CaseItem(pytest.Item):
             shutil.rmtree(workdir, ignore_errors=True)
         self.user_properties.append((RESULT_KEY, json.dumps(asdict(result), default=str)))
         if result.outcome in (SKIPPED, BLOCKED):
-            pytest.skip(result.summary)
+            pytest.skip(terminal_line(result.summary))
         if result.breaks_gate:
             raise CaseFailed(result)
 
