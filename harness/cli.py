@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +22,8 @@ from harness.runner.expand import check_operations, expand, load_manifest
 from harness.reporting.console import failure_text, summary
 from harness.reporting.sanitize import terminal_line
 from harness.runner.discovery import is_scenario_file
+from harness.reporting.publish import clear as clear_reports
+from harness.reporting.publish import reports_lock
 from harness.runner.shards import parse_shard, shard_members
 from harness.tomlfile import suggest
 
@@ -45,12 +48,15 @@ def find_scenarios(paths: Sequence[str]) -> list[Path]:
     return found
 
 
-def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None = None) -> dict[Path, list]:
+def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None = None, *,
+             probe: bool = False) -> dict[Path, list]:
     """Load every scenario, manifest and engine, and expand the cases: bad input fails here.
 
     Every profile a scenario declares is validated too (a mistake in the nightly profile
     fails the pull request's gate, not the night), and a ``profile`` that no scenario
-    declares is an error rather than a run of the base scenarios.
+    declares is an error rather than a run of the base scenarios. With ``probe``, each
+    engine's migration list is read now, so an engine that cannot give one stops the run
+    before any case instead of erroring every case.
     """
     expanded = {}
     declared: set[str] = set()
@@ -65,11 +71,49 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
         engine = load_engine(scenario.engine, scenario.path)
         check_operations(scenario, expanded[path], frozenset(engine.operations),
                          lists_migrations=getattr(engine, "lists_migrations", True))
+        if probe:
+            _probe_migrations(engine, scenario)
     if profile is not None and profile not in declared:
         known = ", ".join(sorted(declared)) or "none"
         raise InputError("--profile", f"no scenario declares a profile '{profile}'{suggest(profile, declared)}; "
                          f"declared: {known}")
     return expanded
+
+
+def _probe_migrations(engine: object, scenario: scenario_mod.Scenario) -> None:
+    try:
+        engine.migrations()  # type: ignore[attr-defined]
+    except InputError as exc:
+        raise InputError(scenario.path, f"the engine cannot list its migrations: {exc}; fix the engine's "
+                         "migrations command or target", line=scenario.engine.line, key="engine") from None
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it raised, no case could run
+        raise InputError(scenario.path, f"the engine cannot list its migrations: {type(exc).__name__}: {exc}",
+                         line=scenario.engine.line, key="engine") from None
+
+
+def check_environment(paths: Sequence[Path], profile: str | None, reports: Path | None,
+                      workdir: str | None) -> None:
+    """Directories the run writes and the fixtures it reads, checked before any case runs."""
+    from harness.fixtures.store import CACHE_ENV, default_cache_dir
+    from harness.runner import preflight
+
+    if reports is not None:
+        preflight.writable_dir(reports, "reports", "free space or give --reports a writable directory")
+    base = Path(workdir) if workdir else Path(tempfile.gettempdir())
+    preflight.writable_dir(base, "case directories", "free space, or give --workdir (or TMPDIR) a writable "
+                           "directory")
+    manifests = {}
+    for path in paths:
+        scenario = scenario_mod.load(path, profile)
+        manifest = load_manifest(scenario)
+        if manifest is not None:
+            manifests[manifest.path] = manifest
+    if manifests:
+        preflight.writable_dir(default_cache_dir(), "fixture cache", f"set {CACHE_ENV} to a writable directory")
+    for manifest in manifests.values():
+        preflight.fixtures_intact(manifest)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -122,8 +166,9 @@ def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> in
 def cmd_gate(args: argparse.Namespace) -> int:
     check_arguments(args)
     files = find_scenarios(args.paths)
-    check_cases(validate(files, args.seed, args.profile), args.case or ())
+    check_cases(validate(files, args.seed, args.profile, probe=True), args.case or ())
     reports = Path(args.reports)
+    check_environment(files, args.profile, reports, args.workdir)
     extra: list[str] = []
     if args.profile:
         extra.append(f"--harness-profile={args.profile}")
@@ -147,24 +192,36 @@ def cmd_gate(args: argparse.Namespace) -> int:
         extra.append(f"--harness-workdir={args.workdir}")
     if args.runbook_base:
         extra.append(f"--harness-runbook-base={args.runbook_base}")
-    status = run_pytest(files, reports, extra)
-    results_file = reports / "results.json"
-    if status in (2, 3, 4) or not results_file.is_file():
-        print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
-        return 2
-    run = shipped(results_mod.read(results_file), reports)
-    if not run.cases:
-        print("harness: no case ran (check the -k / --case / --shard selection)", file=sys.stderr)
-        return 2
-    written = write_reports(run, reports)
+    with reports_lock(reports):
+        clear_reports(reports)  # from here on the directory holds this run's set, or nothing
+        status = run_pytest(files, reports, extra)
+        results_file = reports / "results.json"
+        if not results_file.is_file():
+            print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
+            return 2
+        run = shipped(results_mod.read(results_file), reports)
+        if not run.cases:
+            print("harness: no case ran (check the -k / --case / --shard selection)", file=sys.stderr)
+            return 2
+        written = write_reports(run, reports)
     print(summary(run, ", ".join(str(p) for p in written)))
+    from harness.runner.plugin import INTERRUPTED_ID
+
+    if any(case.case_id == INTERRUPTED_ID for case in run.cases):
+        return 130
+    if status in (3, 4):
+        return 2
     return 0 if run.passed else 1
 
 
 def write_reports(run: RunResult, reports: Path) -> list[Path]:
     from harness.reporting.publish import write_all
+    from harness.runner.preflight import report_write_error
 
-    return write_all(run, reports)
+    try:
+        return write_all(run, reports)
+    except OSError as exc:
+        raise report_write_error(exc, reports) from None
 
 
 def shipped(run: RunResult, reports: Path) -> RunResult:

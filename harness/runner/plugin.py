@@ -8,6 +8,7 @@ channel pytest-xdist carries intact), where the run's results file and JUnit are
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import shlex
@@ -15,7 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,6 +35,7 @@ from harness.reporting.console import failure_text
 from harness.reporting.links import run_base
 from harness.reporting.results import BLOCKED, ERRORED, SKIPPED, CaseResult, RunResult, natural_order
 from harness.reporting.sanitize import terminal_line
+from harness.runner import leftovers
 from harness.runner.discovery import is_scenario_file
 from harness.runner.execute import result_of, run_case
 from harness.runner.shards import parse_shard, shard_members
@@ -44,8 +46,11 @@ from harness.scenario import Scenario
 pytest_plugins = ["harness.runner.fixtures"]
 
 RESULT_KEY = "harness_result"
+INTERRUPTED_ID = "harness::interrupted"  # the case that marks a run's results as partial
+KEEP_CAP_BYTES = 2 * 1024 * 1024 * 1024  # failing cases' directories kept per run, over all workers
 _started_key = pytest.StashKey[float]()
 _workdir_key = pytest.StashKey[Path]()
+_kept_key = pytest.StashKey[list[int]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-shard", metavar="I/N", help="run only shard I of N (1-based, deterministic)")
     group.addoption("--harness-workdir", metavar="DIR", help="where case directories are made (default: a temp dir)")
     group.addoption("--harness-keep", action="store_true", help="keep every case directory, not only failing ones")
+    group.addoption("--harness-keep-cap", type=int, default=KEEP_CAP_BYTES, metavar="BYTES",
+                    help="bytes of failing cases' directories kept per run, over all workers (the rest are removed)")
     group.addoption("--harness-runbook-base", metavar="URL", help="base URL of runbook pages")
     group.addoption("--harness-cache", metavar="DIR", help="cache of materialised fixtures")
     parser.addini("harness_scenarios", type="paths", default=[],
@@ -68,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_started_key] = time.time()
+    config.stash[_kept_key] = [0]
+    leftovers.become_subreaper()  # so processes an engine leaves behind are found (and ended)
     config.pluginmanager.register(Recorder(config), "harness-recorder")
     base = config.getoption("harness_workdir")
     if base:
@@ -154,6 +163,7 @@ class CaseItem(pytest.Item):
         engine, store = self._engine()
         workdir = self.config.stash[_workdir_key] / _dirname(self.case.id)
         workdir.mkdir(parents=True, exist_ok=False)
+        before = leftovers.live_children()
         verdict, seconds = run_case(self.case, self.scenario, engine, store, workdir)
         seed = self.config.getoption("harness_seed")
         result = result_of(
@@ -163,7 +173,14 @@ class CaseItem(pytest.Item):
             runbook_base=self.config.getoption("harness_runbook_base") or self.scenario.runbook_base
             or _reports_runbooks(self.config),
         )
+        result = _with_leftovers(result, leftovers.end_leftovers(before))
         keep = self.config.getoption("harness_keep") or result.breaks_gate or result.outcome == "warned"
+        if keep and not self.config.getoption("harness_keep"):
+            keep = self._within_keep_cap(workdir)
+            if not keep:
+                result = replace(result, details=(result.details + "\n" if result.details else "") +
+                                 "case files not kept: the run's cap on kept case files is reached "
+                                 "(--harness-keep-cap; `harness repro` reruns this case and keeps them)")
         if keep:
             result = _with_workdir(result, workdir)
         else:
@@ -174,9 +191,22 @@ class CaseItem(pytest.Item):
         if result.breaks_gate:
             raise CaseFailed(result)
 
+    def _within_keep_cap(self, workdir: Path) -> bool:
+        """Whether ``workdir`` still fits under this process's share of the kept-files cap."""
+        workers = int(getattr(self.config, "workerinput", {}).get("workercount", 1) or 1)
+        share = self.config.getoption("harness_keep_cap") // workers
+        size = _tree_size(workdir)
+        kept = self.config.stash[_kept_key]
+        if kept[0] + size > share:
+            return False
+        kept[0] += size
+        return True
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, CaseFailed):
             return failure_text(excinfo.value.result)
+        if isinstance(excinfo.value, HarnessError):
+            return terminal_line(str(excinfo.value), None)
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -200,9 +230,32 @@ def _label(path: Path, root: Path) -> str:
 
 
 def _with_workdir(result: CaseResult, workdir: Path) -> CaseResult:
-    from dataclasses import replace
-
     return replace(result, observations={**result.observations, "workdir": str(workdir)})
+
+
+def _with_leftovers(result: CaseResult, ended: list[leftovers.Leftover]) -> CaseResult:
+    """A case whose engine left processes running fails on that finding (whatever it judged)."""
+    if not ended:
+        return result
+    what = "; ".join(p.describe() for p in ended)
+    finding = (f"the engine left {len(ended)} process{'es' if len(ended) > 1 else ''} running after the case "
+               f"(ended by the harness): {what}")
+    details = f"{finding}\n{result.details}" if result.details else finding
+    if result.breaks_gate:
+        return replace(result, details=details)
+    return replace(result, outcome=ERRORED, status="error", severity="error", details=details,
+                   summary=terminal_line(finding))
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -234,6 +287,7 @@ class Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: list[CaseResult] = []
+        self.interrupted = False
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -247,18 +301,40 @@ class Recorder:
         if report.failed:
             self.results.append(_crash_result(report.nodeid, str(report.longrepr)))
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = True
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        _remove_if_empty(self.config.stash[_workdir_key])
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: the controller writes
         results_path = self.config.getoption("harness_results")
         junit_path = self.config.getoption("harness_junit")
         if not (results_path or junit_path):
             return
-        run = build_run(self.config, tuple(self.results))
+        results = tuple(self.results)
+        if self.interrupted:
+            results += (_interrupted_result(len(results), min((c.seed for c in results), default=0)),)
+        run = build_run(self.config, results)
         if results_path:
             run.write(Path(results_path))
         if junit_path:
             junit.write(run, Path(junit_path))
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()  # only when no case's files were kept in it
+    except OSError:
+        pass
+
+
+def _interrupted_result(done: int, seed: int) -> CaseResult:
+    return CaseResult(case_id=INTERRUPTED_ID, suite="harness", family="harness", check="interrupted", params={},
+                      outcome=ERRORED, status="error", severity="error",
+                      summary=f"the run was interrupted after {done} case(s): these results are partial",
+                      runbook="harness-error", runbook_url="", scenario="", line=None, seed=seed,
+                      repro="rerun the gate")
 
 
 def _crash_result(nodeid: str, text: str) -> CaseResult:
