@@ -94,7 +94,7 @@ def _probe_migrations(engine: object, scenario: scenario_mod.Scenario) -> None:
 
 
 def check_environment(paths: Sequence[Path], profile: str | None, reports: Path | None,
-                      workdir: str | None) -> None:
+                      workdir: str | None, *, cache: bool = False) -> None:
     """Directories the run writes and the fixtures it reads, checked before any case runs."""
     from harness.fixtures.store import CACHE_ENV, default_cache_dir
     from harness.runner import preflight
@@ -110,7 +110,7 @@ def check_environment(paths: Sequence[Path], profile: str | None, reports: Path 
         manifest = load_manifest(scenario)
         if manifest is not None:
             manifests[manifest.path] = manifest
-    if manifests:
+    if manifests or cache:
         preflight.writable_dir(default_cache_dir(), "fixture cache", f"set {CACHE_ENV} to a writable directory")
     for manifest in manifests.values():
         preflight.fixtures_intact(manifest)
@@ -340,20 +340,28 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_migrations(args: argparse.Namespace) -> int:
-    from harness.runner import zeroconf
+    from harness.runner import preflight, zeroconf
 
+    check_arguments(args)
+    if not 0 < args.timeout <= scenario_mod.MAX_TIMEOUT:
+        raise InputError("--timeout", f"expected seconds between 0 and {scenario_mod.MAX_TIMEOUT:g}, got {args.timeout:g}")
+    if args.rows < 0:
+        raise InputError("--rows", f"expected 0 or more rows per table, got {args.rows}")
+    if args.junit:
+        preflight.writable_file(Path(args.junit), "JUnit file", "give --junit a path in a writable directory")
     from harness.runner.released import parse_list
 
     reports = Path(args.reports)
     # the written scenario and fixtures stay beside the reports: their repro commands run them
     workdir = Path(args.workdir) if args.workdir else reports / "migrations"
     released = parse_list(args.released, "--released") if args.released else None
+    check_environment((), None, workdir, None, cache=True)
     try:
         if not args.workdir and (workdir / "fixtures").is_dir():
             shutil.rmtree(workdir / "fixtures")  # the previous run's databases: rebuilt below
         prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
                                     rows=args.rows, workdir=workdir, foreign_keys=args.foreign_keys == "on",
-                                    released=released, released_from_git=args.released_from_git)
+                                    released=released, released_from_git=args.released_from_git, timeout=args.timeout)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
@@ -373,7 +381,10 @@ def cmd_migrations(args: argparse.Namespace) -> int:
     if args.junit:
         from harness.reporting import junit
 
-        junit.write(run, Path(args.junit))
+        try:
+            junit.write(run, Path(args.junit))
+        except OSError as exc:
+            raise preflight.report_write_error(exc, Path(args.junit)) from None
         written.append(Path(args.junit))
     print(summary(run, f"{', '.join(map(str, written))}; rerun: harness gate {_shown(prepared.scenario)}"))
     return 0 if run.passed else 1
@@ -459,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "repository's tags: at each, the newest migration present")
     migrations.add_argument("--runbook-base", help="base URL of runbook pages (default: pages copied next to the "
                             "report)")
+    migrations.add_argument("--timeout", type=float, default=scenario_mod.DEFAULT_TIMEOUT,
+                            help="seconds one migration file's SQL may run before it is reported as a hang "
+                            f"(default {scenario_mod.DEFAULT_TIMEOUT:g})")
     migrations.add_argument("--seed", type=int, default=0)
     migrations.add_argument("--rows", type=int, default=20, help="generated rows per table in each legacy database")
     migrations.add_argument("--workdir", help="write the scenario and fixtures here (default: REPORTS/migrations)")

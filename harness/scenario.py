@@ -29,15 +29,17 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TOP_KEYS = ("suite", "engine", "fixtures", "checks", "profiles")
 _SUITE_KEYS = ("name", "description", "seed", "runbook_base")
 _ENGINE_KEYS = {
-    "python": ("adapter", "target", "options", "sys_path", "history", "error_codes"),
+    "python": ("adapter", "target", "options", "sys_path", "history", "error_codes", "timeout"),
     "command": ("adapter", "commands", "timeout", "error_pattern", "cwd", "env", "history", "error_codes"),
-    "sqlfiles": ("adapter", "directory", "format", "setup", "history", "foreign_keys"),
+    "sqlfiles": ("adapter", "directory", "format", "setup", "history", "foreign_keys", "timeout"),
     "alembic": ("adapter", "alembic_config", "sys_path", "history"),
     "dbmate": ("adapter", "directory", "binary", "timeout", "setup", "history", "foreign_keys"),
 }
 _FAMILY_KEYS = ("enabled", "severity", "only", "skip", "fixtures", "runbooks", "severities",
                 "thresholds", "params")
 _THRESHOLD_KEYS = ("limit", "severity")
+DEFAULT_TIMEOUT = 60.0  # seconds one engine operation may take (every adapter)
+MAX_TIMEOUT = 24 * 3600.0
 DEFAULT_ERROR_PATTERN = r"error[_ ]code[=:]\s*\"?(?P<code>[A-Za-z0-9_.-]+)"
 
 
@@ -57,7 +59,7 @@ class EngineSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     sys_path: tuple[Path, ...] = ()
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT  # seconds per engine operation, every adapter
     error_pattern: str = DEFAULT_ERROR_PATTERN
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
@@ -202,6 +204,10 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
     check_keys(doc, "engine", table, _ENGINE_KEYS[adapter])
     line = doc.line("engine")
     history = get(doc, "engine", table, "history", str)
+    timeout = float(get(doc, "engine", table, "timeout", (int, float), DEFAULT_TIMEOUT))
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise doc.error("engine.timeout", f"expected seconds between 0 and {MAX_TIMEOUT:g} (one engine operation), "
+                        f"got {timeout:g}")
     error_codes = get(doc, "engine", table, "error_codes", dict, {})
     for key, value in error_codes.items():
         if not isinstance(value, str) or not value:
@@ -238,7 +244,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
             adapter, line, target=target,
             options=get(doc, "engine", table, "options", dict, {}),
             sys_path=tuple(_resolve(doc.path, p) for p in get_str_list(doc, "engine", table, "sys_path")),
-            history=history, error_codes=error_codes,
+            history=history, error_codes=error_codes, timeout=timeout,
         )
     if adapter == "command":
         raw_commands = get(doc, "engine", table, "commands", dict, required=True)
@@ -251,9 +257,6 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
             commands[op] = argv
         if "migrate" not in commands:
             raise doc.error("engine.commands", "missing required key 'engine.commands.migrate'")
-        timeout = get(doc, "engine", table, "timeout", (int, float), 60.0)
-        if timeout <= 0:
-            raise doc.error("engine.timeout", f"expected a positive number of seconds, got {timeout}")
         pattern = get(doc, "engine", table, "error_pattern", str, DEFAULT_ERROR_PATTERN)
         try:
             compiled = re.compile(pattern)
@@ -279,7 +282,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
         adapter, line, directory=resolved,
         format=get(doc, "engine", table, "format", str, "auto"),
         setup=get(doc, "engine", table, "setup", str),
-        history=history,
+        history=history, timeout=timeout,
         foreign_keys=get(doc, "engine", table, "foreign_keys", bool, True),
     )
 

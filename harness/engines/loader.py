@@ -66,7 +66,7 @@ def import_target(target: str, scenario_path: Path, *, key: str, line: int | Non
             module = importlib.import_module(where)
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever the module raises, the target is unusable
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the module raises (or exits with): unusable
         raise InputError(scenario_path, f"cannot import {where}: {type(exc).__name__}: {exc}",
                          line=line, key=key) from None
     value: object = module
@@ -93,7 +93,7 @@ def _python(spec: EngineSpec, scenario_path: Path) -> Engine:
             raise bad(f"{target} is a {type(value).__name__}, not an engine object, class or factory")
         try:
             engine = value(**spec.options)
-        except Exception as exc:  # noqa: BLE001 - a constructor that fails is a configuration problem
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a constructor that fails (or exits) is configuration
             raise bad(f"calling {target} with engine.options failed: {type(exc).__name__}: {exc}") from None
     if not is_engine_object(engine):
         raise bad(f"{target} returned a {type(engine).__name__}, which lacks migrate() and migrations()")
@@ -125,7 +125,8 @@ def _sqlfiles(spec: EngineSpec, scenario_path: Path) -> Engine:
     if not directory.is_dir():
         raise InputError(scenario_path, f"no such directory: {directory}", line=spec.line,
                          key="engine.directory")
-    return SqlFilesEngine(directory, spec.format, _setup_hook(spec, scenario_path), foreign_keys=spec.foreign_keys)
+    return SqlFilesEngine(directory, spec.format, _setup_hook(spec, scenario_path), foreign_keys=spec.foreign_keys,
+                          timeout=spec.timeout)
 
 
 def _dbmate(spec: EngineSpec, scenario_path: Path) -> Engine:

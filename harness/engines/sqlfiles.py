@@ -44,11 +44,12 @@ from harness.engines.formats.base import (
     CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
 )
 from harness.engines.protocol import (
-    CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
+    CODE_TIMEOUT, CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
 )
 from harness.engines.sqlfile_formats import discover, resolve_format
 from harness.engines.statements import Statement, split
+from harness.sqlite.guard import DEFAULT_BUDGET_SECONDS, Guard
 
 __all__ = [
     "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "HISTORY_TABLES", "PLAIN_HISTORY",
@@ -96,7 +97,7 @@ class SqlFilesEngine(InProcessFaults):
     operations = frozenset({OP_MIGRATE, OP_DIAGNOSTICS, OP_CRASH})
 
     def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None, *,
-                 foreign_keys: bool = True) -> None:
+                 foreign_keys: bool = True, timeout: float = DEFAULT_BUDGET_SECONDS) -> None:
         self.format = resolve_format(fmt, directory)
         discovery = discover(directory, self.format)
         self.name = directory.name
@@ -110,6 +111,7 @@ class SqlFilesEngine(InProcessFaults):
         self._history = self._format.history
         self._setup = setup
         self.foreign_keys = foreign_keys
+        self.timeout = timeout  # seconds each file's SQL may run (harness.sqlite.guard)
         #: Whether the framework wraps the files in transactions; each migration also says it
         #: for itself (``Migration.transaction``), which lint follows.
         self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
@@ -132,13 +134,18 @@ class SqlFilesEngine(InProcessFaults):
         pending += self._format.pending_repeatables(rows, self.repeatables)
         if not pending:  # not even opened for writing, so a WAL is not checkpointed either
             return _outcome(OP_MIGRATE, start, message="nothing to apply")
+        guard = Guard(db.parent, self.timeout)  # confined to the database's directory, bounded in time
         try:
-            conn = self._connect(db)
+            conn = self._connect(db, guard=guard)
         except _ConnectionFailed as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
         try:
             for migration in pending:
-                failure = self._apply(conn, migration)
+                guard.restart()
+                failure = self._apply(conn, migration, guard)
+                if failure and guard.expired:
+                    return Outcome(OP_MIGRATE, ok=False, error_code=CODE_TIMEOUT, message=failure, timed_out=True,
+                                   seconds=time.perf_counter() - start)
                 if failure:
                     return _outcome(OP_MIGRATE, start, CODE_FAILED, failure)
         finally:
@@ -197,7 +204,7 @@ class SqlFilesEngine(InProcessFaults):
             raise sqlite3.DatabaseError(f"cannot read {self._history.name} as {self.format}'s history "
                                         f"table: {exc}") from exc
 
-    def _connect(self, db: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    def _connect(self, db: Path, *, read_only: bool = False, guard: Guard | None = None) -> sqlite3.Connection:
         """A connection in autocommit mode (the runner issues BEGIN itself), set up."""
         try:
             if read_only:
@@ -213,9 +220,9 @@ class SqlFilesEngine(InProcessFaults):
         except Exception as exc:  # noqa: BLE001 - a broken hook is reported, not raised
             conn.close()
             raise _ConnectionFailed(f"the setup hook failed: {exc}") from exc
-        return conn
+        return guard.install(conn) if guard is not None else conn
 
-    def _apply(self, conn: sqlite3.Connection, migration: MigrationFile) -> str | None:
+    def _apply(self, conn: sqlite3.Connection, migration: MigrationFile, guard: Guard | None = None) -> str | None:
         """Apply one file and record it as its framework does; the failure message, or None."""
         statements = migration.statements()
         wrapped = migration.transaction
@@ -224,13 +231,13 @@ class SqlFilesEngine(InProcessFaults):
         if keys_off:
             conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            return self._run(conn, migration, statements, wrapped)
+            return self._run(conn, migration, statements, wrapped, guard)
         finally:
             if keys_off:
                 conn.execute("PRAGMA foreign_keys = ON")
 
     def _run(self, conn: sqlite3.Connection, migration: MigrationFile, statements: Sequence[Statement],
-             wrapped: bool) -> str | None:
+             wrapped: bool, guard: Guard | None = None) -> str | None:
         history = self._history
         name = migration.path.name
         where = f"marking {name} in {history.name}"
@@ -266,7 +273,7 @@ class SqlFilesEngine(InProcessFaults):
                     history.failed(conn, migration, time.perf_counter() - start)
                 except sqlite3.Error:
                     pass  # the failure itself is what is reported
-            return f"{where}: {exc}"
+            return f"{where}: {(guard.explain(exc) if guard else None) or exc}"
         return None
 
 

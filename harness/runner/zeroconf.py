@@ -10,6 +10,7 @@ so a failure can be reproduced with ``harness gate`` on the written scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from harness.fixtures import build
 from harness.fixtures.recipe import Legacy, Recipe
 from harness.engines.alembic import HISTORY_TABLE
 from harness.runner import released as released_mod
-from harness.scenario import EngineSpec
+from harness.scenario import DEFAULT_TIMEOUT, EngineSpec
 
 DOWN_NOTE = "a down migration, not run by migrate"
 UPGRADE_CHECKS = ("upgrades", "schema-converges", "path-equivalent", "data-preserved", "integrity", "idempotent",
@@ -41,7 +42,8 @@ class Prepared:
 
 def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, seed: int = 0, rows: int = 20,
             workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True,
-            released: Sequence[str] | None = None, released_from_git: bool = False) -> Prepared:
+            released: Sequence[str] | None = None, released_from_git: bool = False,
+            timeout: float = DEFAULT_TIMEOUT) -> Prepared:
     """Fixtures for every released intermediate version and a scenario gating ``directory``.
 
     ``foreign_keys``: migrate with foreign keys ON (as most applications do) or OFF.
@@ -52,7 +54,7 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
     anchor = Path.cwd() / "harness-migrations.toml"  # relative setup paths resolve from the current directory
-    spec = engine_spec(directory.resolve(), fmt, setup, foreign_keys, anchor)
+    spec = dataclasses.replace(engine_spec(directory.resolve(), fmt, setup, foreign_keys, anchor), timeout=timeout)
     engine = load_engine(spec, anchor)
     migrations = tuple(engine.migrations())
     if not migrations:
@@ -112,6 +114,8 @@ def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False, real_t
     else:
         lines += [f"directory = {q(str(spec.directory))}",
                   f"foreign_keys = {'true' if spec.foreign_keys else 'false'}"]
+    if spec.adapter != "alembic":
+        lines.append(f"timeout = {spec.timeout!r}")
     if spec.adapter == "sqlfiles":
         lines.append(f"format = {q(spec.format)}")
     if spec.binary:
