@@ -73,6 +73,8 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
                          lists_migrations=getattr(engine, "lists_migrations", True))
         if probe:
             _probe_migrations(engine, scenario)
+            for note in getattr(engine, "notes", ()):  # files in a migrations directory that are not run
+                print(f"note: {path}: {terminal_line(note, None)}", file=sys.stderr)
     if profile is not None and profile not in declared:
         known = ", ".join(sorted(declared)) or "none"
         raise InputError("--profile", f"no scenario declares a profile '{profile}'{suggest(profile, declared)}; "

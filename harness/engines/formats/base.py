@@ -180,10 +180,20 @@ class Format:
                     raise InputError(directory, f"duplicate migration version {found.key}: "
                                                 f"{clash[1].name} and {path.name}", key="engine.directory")
                 versioned[found.order] = (found, path)
+        others: list[str] = []  # every file is either run or named in a note saying why not
         for path in ignored:
             if NOT_SQL_MIGRATION.match(path.name) and not path.name.endswith("_test.go"):
                 notes.append(f"{path.name}: warning: a migration that is not SQL; the sqlfiles adapter does "
                              f"not run it, so what it does is missing from every upgrade checked here")
+            elif path.suffix.lower() == ".sql":
+                notes.append(f"{path.name}: warning: not run: the name does not match {self.pattern_text}")
+            else:
+                others.append(path.name)
+        if others:
+            notes.append(f"{', '.join(others)}: not migrations (not run)")
+        for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            notes.append(f"{sub.name}/: a directory, not searched (migrations are read from {directory.name}/ "
+                         "itself)")
         ordered = [versioned[order] for order in sorted(versioned)]
         numbers = self.versions([found for found, _ in ordered])
         files = tuple(self.load(path, read_bytes(path), found, number)
