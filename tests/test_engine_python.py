@@ -171,6 +171,7 @@ def test_keyboard_interrupt_propagates(project: Path) -> None:
 
 def test_target_is_passed_only_when_given(project: Path) -> None:
     engine = load(project, "engines/fake_engine.py:Engine")
+    engine.isolate = False  # type: ignore[attr-defined]  # the calls are recorded in the object: call it here
     engine.migrate(project.parent / "a.db")
     engine.migrate(project.parent / "a.db", target=1)
     assert engine._obj.calls == [("migrate", None), ("migrate", 1)]  # type: ignore[attr-defined]
@@ -237,6 +238,7 @@ def test_missing_optional_operations() -> None:
 
 def test_posture_is_read_by_the_adapter_from_the_returned_connection(project: Path) -> None:
     engine = load(project, "engines/fake_engine.py:Engine")
+    engine.isolate = False  # type: ignore[attr-defined]  # the connection is kept in the object: call it here
     posture = engine.posture(project.parent / "a.db")
     assert posture == {"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1",
                        "busy_timeout": "4321"}

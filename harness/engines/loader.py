@@ -88,7 +88,7 @@ def _python(spec: EngineSpec, scenario_path: Path) -> Engine:
         if is_engine_object(value):
             if spec.options:
                 raise bad(f"options are given but {target} is already an engine object", "engine.options")
-            return PythonEngine(value, target)
+            return PythonEngine(value, target, timeout=spec.timeout)
         if not callable(value):
             raise bad(f"{target} is a {type(value).__name__}, not an engine object, class or factory")
         try:
@@ -97,7 +97,7 @@ def _python(spec: EngineSpec, scenario_path: Path) -> Engine:
             raise bad(f"calling {target} with engine.options failed: {type(exc).__name__}: {exc}") from None
     if not is_engine_object(engine):
         raise bad(f"{target} returned a {type(engine).__name__}, which lacks migrate() and migrations()")
-    return PythonEngine(engine, target)
+    return PythonEngine(engine, target, timeout=spec.timeout)
 
 
 def _command(spec: EngineSpec, scenario_path: Path) -> Engine:

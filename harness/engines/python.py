@@ -20,6 +20,14 @@ object that calling it with ``engine.options`` returns):
     The ``sqlite3.Connection`` the application would use. The harness reads the PRAGMAs
     on it itself (``posture``) rather than trusting a report, then closes it.
 
+Every operation runs in a forked child of the harness (``harness.tracing.fork``), bounded
+by the scenario's ``engine.timeout``: an engine that hangs, aborts, segfaults, calls
+``sys.exit`` or ``os._exit`` ends only that child, and the operation is a failed ``Outcome``
+(``harness_timeout`` or ``engine_crash``) naming what happened, so its case is errored and
+the run goes on. The object is built once, in the harness's process; what an operation
+changes in the object itself does not carry over to the next one (as across restarts of
+the application).
+
 Fault injection needs nothing more from the engine: ``migrate`` is run in a forked child
 whose ``sqlite3.connect`` counts (see ``harness.engines.faults`` for what is and is not seen).
 
@@ -29,17 +37,25 @@ The same record shapes are what command engines print as JSON (see ``command``).
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
+import os
 import sqlite3
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from harness.engines.faults import InProcessFaults
 from harness.engines.protocol import (
-    CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
-    Outcome,
+    CODE_CRASH, CODE_TIMEOUT, CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE,
+    Diagnostics, Migration, Outcome,
 )
 from harness.errors import InputError
+from harness.tracing import fork
+
+DEFAULT_TIMEOUT = 60.0  # seconds per operation (the scenario's engine.timeout)
+OUTPUT_LIMIT = 4000  # the last bytes an operation printed, kept with its outcome
 
 #: The PRAGMAs ``posture`` reads from the application's connection.
 POSTURE_PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
@@ -140,9 +156,14 @@ class PythonEngine(InProcessFaults):
     connections count commit points and VM steps (``harness.engines.faults``).
     """
 
-    def __init__(self, obj: Any, name: str) -> None:  # Any: the contract above is duck-typed
+    def __init__(self, obj: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 isolate: bool = hasattr(os, "fork")) -> None:  # Any: the contract above is duck-typed
         self.name = name
         self._obj = obj
+        self.timeout = timeout
+        self.fault_timeout = timeout  # a hang under fault injection is bounded too
+        self.isolate = isolate  # each operation in a forked child (module docstring)
+        self._home = os.getpid()  # already in a child (fault injection forks): call directly
         optional = {OP_OPEN: "open", OP_DIAGNOSTICS: "diagnostics", OP_POSTURE: "connect"}
         self.operations = frozenset(
             {OP_MIGRATE, OP_CRASH} | {op for op, attr in optional.items() if callable(getattr(obj, attr, None))})
@@ -151,57 +172,131 @@ class PythonEngine(InProcessFaults):
     def migrations(self) -> Sequence[Migration]:
         """The engine's list, read once; a list the harness cannot read is an ``InputError``."""
         if self._migrations is None:
-            try:
-                self._migrations = tuple(parse_migration(m) for m in self._obj.migrations())
-            except Exception as exc:  # noqa: BLE001 - any failure means the list is unusable
-                raise InputError(self.name, f"migrations() did not give a usable list: {exc}",
-                                 key="engine.target") from None
+            outcome, listing = self._run("migrations", lambda: _listing(self._obj))
+            if not outcome.ok:
+                raise InputError(self.name, f"migrations() did not give a usable list: {outcome.message}",
+                                 key="engine.target")
+            self._migrations = listing
         return self._migrations
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         if target is None:
-            return _call(OP_MIGRATE, self._obj.migrate, db)[0]
-        return _call(OP_MIGRATE, self._obj.migrate, db, target=target)[0]
+            return self._run(OP_MIGRATE, lambda: self._obj.migrate(db))[0]
+        return self._run(OP_MIGRATE, lambda: self._obj.migrate(db, target=target))[0]
 
     def open(self, db: Path) -> Outcome:
         if OP_OPEN not in self.operations:
             return self._unsupported(OP_OPEN)
-        return _call(OP_OPEN, self._obj.open, db)[0]
+        return self._run(OP_OPEN, lambda: self._obj.open(db))[0]
 
     def diagnostics(self, db: Path) -> Diagnostics | Outcome:
         if OP_DIAGNOSTICS not in self.operations:
             return self._unsupported(OP_DIAGNOSTICS)
-        outcome, report = _call(OP_DIAGNOSTICS, self._obj.diagnostics, db)
+        outcome, report = self._run(OP_DIAGNOSTICS, lambda: _report(self._obj, db))
         if not outcome.ok:
             return outcome
-        try:
-            return parse_diagnostics(report)
-        except ValueError as exc:
+        if isinstance(report, str):
             return dataclasses.replace(outcome, ok=False, error_code=CODE_UNSPECIFIED,
-                                       message=f"diagnostics() returned an unusable report: {exc}")
+                                       message=f"diagnostics() returned an unusable report: {report}")
+        return report  # type: ignore[no-any-return]
 
     def posture(self, db: Path) -> Mapping[str, str] | Outcome:
         """PRAGMAs read by the harness on the connection ``connect(db)`` returns."""
         if OP_POSTURE not in self.operations:
             return self._unsupported(OP_POSTURE)
-        outcome, conn = _call(OP_POSTURE, self._obj.connect, db)
+        outcome, values = self._run(OP_POSTURE, lambda: _pragmas(self._obj, db))
         if not outcome.ok:
             return outcome
-        if not isinstance(conn, sqlite3.Connection):
-            return dataclasses.replace(outcome, ok=False, error_code=CODE_UNSPECIFIED,
-                                       message=f"connect() returned {type(conn).__name__}, "
-                                               "not a sqlite3.Connection")
-        try:
-            return {p: posture_value(conn.execute(f"PRAGMA {p}").fetchone()[0]) for p in POSTURE_PRAGMAS}
-        except sqlite3.Error as exc:
-            return dataclasses.replace(outcome, ok=False, error_code=CODE_UNSPECIFIED,
-                                       message=f"reading PRAGMAs failed: {exc}")
-        finally:
-            conn.close()
+        if isinstance(values, str):
+            return dataclasses.replace(outcome, ok=False, error_code=CODE_UNSPECIFIED, message=values)
+        return values  # type: ignore[no-any-return]
+
+    def _run(self, operation: str, call: Callable[[], Any]) -> tuple[Outcome, Any]:
+        """``call`` in a forked child (bounded by ``timeout``), or here when not isolating."""
+        if not self.isolate or os.getpid() != self._home:
+            return _call(operation, call)
+        with tempfile.TemporaryFile() as output:
+            report = fork.run_forked(lambda: _captured(output.fileno(), call), timeout=self.timeout)
+            output.seek(0)
+            printed = output.read()[-OUTPUT_LIMIT:].decode("utf-8", "replace")
+        outcome = _outcome_of(operation, report, self.timeout)
+        return dataclasses.replace(outcome, stderr=printed) if printed else outcome, report.value
 
     def _unsupported(self, operation: str) -> Outcome:
         return Outcome(operation, ok=False, error_code=CODE_UNSPECIFIED,
                        message=f"{self.name} has no {operation} operation")
+
+
+def _captured(fd: int, call: Callable[[], Any]) -> Any:
+    """In the child: what the engine prints goes to ``fd`` (kept as the outcome's text, never the
+    harness's terminal), and a crash does not dump Python's fault handler report there."""
+    faulthandler.disable()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    return call()
+
+
+def _listing(obj: Any) -> tuple[Migration, ...]:
+    return tuple(parse_migration(m) for m in obj.migrations())
+
+
+def _report(obj: Any, db: Path) -> Diagnostics | str:
+    """The engine's diagnostics, parsed where they were made (only data crosses back)."""
+    report = obj.diagnostics(db)
+    try:
+        return parse_diagnostics(report)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _pragmas(obj: Any, db: Path) -> dict[str, str] | str:
+    """The PRAGMAs of the connection ``connect(db)`` returns, read by the harness, then closed."""
+    conn = obj.connect(db)
+    if not isinstance(conn, sqlite3.Connection):
+        return f"connect() returned {type(conn).__name__}, not a sqlite3.Connection"
+    try:
+        return {p: posture_value(conn.execute(f"PRAGMA {p}").fetchone()[0]) for p in POSTURE_PRAGMAS}
+    except sqlite3.Error as exc:
+        return f"reading PRAGMAs failed: {exc}"
+    finally:
+        conn.close()
+
+
+def _outcome_of(operation: str, report: fork.ChildReport, timeout: float) -> Outcome:
+    """What became of an operation's child, as an ``Outcome`` whose message names the cause."""
+    seconds = report.seconds
+    if report.status == fork.RETURNED:
+        return Outcome(operation, ok=True, seconds=seconds)
+    if report.status == fork.RAISED:
+        exc = report.exception
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        if isinstance(exc, SystemExit):
+            return Outcome(operation, ok=False, error_code=CODE_CRASH, seconds=seconds,
+                           message=f"the engine called sys.exit({exc.code!r}) during {operation}: an application "
+                                   "that exits instead of raising")
+        if exc is not None and not isinstance(exc, Exception):
+            return Outcome(operation, ok=False, error_code=CODE_CRASH, seconds=seconds,
+                           message=f"the engine raised {type(exc).__name__} during {operation}")
+        code = getattr(exc, "code", None)
+        if isinstance(exc, fork.ChildException):  # an exception that could not be rebuilt whole
+            message = exc.message or exc.type_name
+        else:
+            message = str(exc) or type(exc).__name__
+        return Outcome(operation, ok=False, error_code=code if isinstance(code, str) else CODE_UNSPECIFIED,
+                       message=message, seconds=seconds)
+    if report.status == fork.TIMED_OUT:
+        return Outcome(operation, ok=False, error_code=CODE_TIMEOUT, timed_out=True, seconds=seconds,
+                       message=f"{operation} gave no result within the {timeout:g} s timeout (engine.timeout); "
+                               "its process was killed")
+    if report.status == fork.CRASHED:
+        return Outcome(operation, ok=False, error_code=CODE_CRASH, seconds=seconds,
+                       message=f"the engine's process died during {operation}: {report.describe()} (os.abort(), "
+                               "a segmentation fault or a signal)")
+    return Outcome(operation, ok=False, error_code=CODE_CRASH, seconds=seconds,
+                   message=f"the engine ended its process during {operation}: {report.describe()} (os._exit?)")
 
 
 def _call(operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Outcome, Any]:

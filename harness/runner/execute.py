@@ -11,7 +11,7 @@ from harness.cases import Case
 from harness.checks.catalogue import families
 from harness.checks.context import CaseContext
 from harness.checks.verdict import Verdict, errored, skipped
-from harness.engines.protocol import Engine, Outcome
+from harness.engines.protocol import CODE_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Engine, Outcome
 from harness.fixtures.store import FixtureStore
 from harness.reporting.links import runbook_url
 from harness.reporting.results import CaseResult, outcome_of
@@ -24,6 +24,17 @@ class EngineHung(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.message or f"{outcome.operation} timed out")
         self.outcome = outcome
+
+
+class EngineCrashed(Exception):
+    """An operation's process died (a signal, an exit) without being asked to by a fault."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message or f"{outcome.operation} crashed")
+        self.outcome = outcome
+
+
+_PLAIN = frozenset({OP_MIGRATE, OP_OPEN, OP_DIAGNOSTICS, OP_POSTURE})  # no fault injected in these
 
 
 class _Guarded:
@@ -51,6 +62,8 @@ class _Guarded:
             outcome = getattr(result, "outcome", result)  # a FaultRun carries its Outcome
             if isinstance(outcome, Outcome) and outcome.timed_out:
                 raise EngineHung(outcome)
+            if operation in _PLAIN and isinstance(result, Outcome) and result.error_code == CODE_CRASH:
+                raise EngineCrashed(result)  # not asked for (fault runs say so): nothing to judge
             return result
 
         return call
@@ -73,6 +86,9 @@ def run_case(case: Case, scenario: Scenario, engine: Engine, store: FixtureStore
         verdict = errored(f"the engine hung and was killed: {hung.outcome.describe()}",
                           measured=f"{hung.outcome.seconds:.1f}s", threshold="the engine's timeout",
                           details=(hung.outcome.stdout + hung.outcome.stderr)[-4000:])
+    except EngineCrashed as crashed:
+        verdict = errored(f"the engine crashed: {crashed.outcome.describe()}",
+                          details=(crashed.outcome.stdout + crashed.outcome.stderr)[-4000:])
     except Exception as exc:  # noqa: BLE001 - an engine or harness fault is reported, the run goes on
         verdict = errored(f"{type(exc).__name__} while running the check: {exc}",
                           details=traceback.format_exc(limit=12))
