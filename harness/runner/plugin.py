@@ -305,6 +305,8 @@ class Recorder:
         self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.config.pluginmanager.hasplugin("dsession"):  # this process ran cases (no xdist workers)
+            leftovers.end_leftovers(set())  # an operation's child an interrupt left running, and what it started
         _remove_if_empty(self.config.stash[_workdir_key])
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: the controller writes
