@@ -96,3 +96,13 @@ def test_zero_config_refuses_an_escape_without_writing_outside(tmp_path: Path) -
     assert "0002_second.sql line 2" in proc.stdout + proc.stderr
     assert "sandbox" in proc.stdout + proc.stderr and "Traceback" not in proc.stdout + proc.stderr
     assert not outside.exists()
+
+
+def test_a_measured_hot_query_that_never_ends_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.sqlite import cost
+
+    monkeypatch.setattr(cost, "MAX_QUERY_STEPS", 200_000)
+    conn = sqlite3.connect(":memory:")
+    with bounded(60), pytest.raises(cost.QueryHang, match="200,000 VM steps"):
+        cost.measure(conn, ENDLESS, ())
+    conn.close()

@@ -67,13 +67,36 @@ class Backend(Protocol):
     def version(self) -> str: ...
 
 
+MAX_QUERY_STEPS = 200_000_000  # far past any hot query's budget: a query still running is a hang
+
+
+class QueryHang(Exception):
+    """A measured query ran past ``MAX_QUERY_STEPS`` and was interrupted."""
+
+    def __init__(self, sql: str, limit: int) -> None:
+        first = " ".join(sql.split())[:120]
+        super().__init__(f"the query ran past {limit:,} VM steps and was interrupted (a hang: an unbounded join "
+                         f"or recursion?): {first}")
+
+
 class _Steps:
-    def __init__(self) -> None:
+    """Counts VM steps (progress handler every instruction) and stops a runaway statement."""
+
+    def __init__(self, limit: int | None = None) -> None:
         self.count = 0
+        self.limit = MAX_QUERY_STEPS if limit is None else limit
 
     def __call__(self) -> int:
         self.count += 1
-        return 0
+        return 1 if self.count > self.limit else 0
+
+    def run(self, call: Callable[[], int], sql: str) -> int:
+        try:
+            return call()
+        except Exception:  # noqa: BLE001 - sqlite3 or APSW's "interrupted": ours when past the limit
+            if self.count > self.limit:
+                raise QueryHang(sql, self.limit) from None
+            raise
 
 
 def _compile_options(rows: Sequence[Sequence[Any]]) -> set[str]:
@@ -124,7 +147,7 @@ class StdlibBackend:
         steps = _Steps()
         self.conn.set_progress_handler(steps, 1)
         try:
-            rows = self.run(sql, params)
+            rows = steps.run(lambda: self.run(sql, params), sql)
         finally:
             self.conn.set_progress_handler(None, 1)
         if before is None:
@@ -172,7 +195,7 @@ class ApswBackend:
         steps = _Steps()
         self.conn.set_progress_handler(steps, 1)
         try:
-            rows = self.run(sql, params)
+            rows = steps.run(lambda: self.run(sql, params), sql)
         finally:
             self.conn.set_progress_handler(None, 1)
             if tracing:
@@ -225,7 +248,7 @@ def measure(conn: Any, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
             if counted:
                 rows, steps, counters = chosen.run_counted(sql, params)
             else:
-                chosen.run(sql, params)
+                chosen.run_counted(sql, params)  # prepares it; bounded like the measured run
         finally:
             chosen.rollback()
     reason = chosen.counters_reason()
