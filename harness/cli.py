@@ -252,16 +252,16 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     run = merge([results_mod.read(Path(p)) for p in args.results])
     reports = Path(args.reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    run.write(reports / "results.json")
-    written = write_reports(run, reports)
+    with reports_lock(reports):
+        written = write_reports(run, reports)
     print(summary(run, ", ".join(str(p) for p in written)))
     return 0 if run.passed else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     run = results_mod.read(Path(args.results))
-    written = write_reports(run, Path(args.reports))
+    with reports_lock(Path(args.reports)):
+        written = write_reports(run, Path(args.reports))
     print(summary(run, ", ".join(str(p) for p in written)))
     return 0 if run.passed else 1
 

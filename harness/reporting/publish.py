@@ -83,9 +83,13 @@ def reports_lock(reports: Path) -> Iterator[None]:
     An advisory ``flock`` on ``reports/.harness.lock`` (released by the kernel if the holder
     dies, so a killed run never leaves a stale lock); the file names the holder's pid.
     """
-    reports.mkdir(parents=True, exist_ok=True)
     path = reports / LOCK_NAME
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise HarnessError(f"{reports}: cannot write the reports ({exc.strerror or exc}); give --reports a "
+                           "writable directory") from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
