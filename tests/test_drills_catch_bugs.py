@@ -89,10 +89,14 @@ def test_default_drills_cover_every_kind_state_and_journal_mode() -> None:
 
     from gate_helpers import MANIFEST
 
-    combos = [dict(p) for p in _axes(FamilySpec("drills", None), load(MANIFEST)) if "kind" in dict(p)]
+    from harness.scenario import load as load_scenario
+    from gate_helpers import ROOT
+
+    scenario = load_scenario(ROOT / "scenarios" / "reference.toml")
+    combos = [dict(p) for p in _axes(scenario, FamilySpec("drills", None), load(MANIFEST)) if "kind" in dict(p)]
     assert {c["kind"] for c in combos} == set(catalogue.ids())
     assert {c["snapshots"] for c in combos} == set(STATES)
     assert {c["journal"] for c in combos} == set(JOURNALS)
-    cross = [dict(p) for p in _axes(FamilySpec("drills", None, params={"cross": True}), load(MANIFEST))
+    cross = [dict(p) for p in _axes(scenario, FamilySpec("drills", None, params={"cross": True}), load(MANIFEST))
              if "kind" in dict(p)]
     assert len(cross) > 2 * len(combos)  # the nightly profile: every kind x state x journal mode it allows
