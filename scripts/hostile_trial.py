@@ -197,7 +197,7 @@ def _(p: Project) -> None:
 
 @case("-n not a number")
 def _(p: Project) -> None:
-    p.gate(str(p.scenario()), "-n", "lots")
+    p.argv = ["gate", str(p.scenario()), "--reports", "reports", "--workdir", "work", "-n", "lots"]
 
 
 @case("--case unknown")
@@ -418,6 +418,12 @@ def _(p: Project) -> None:
 # ------------------------------------------------------------------------------------ running
 
 
+def changed(before: dict[str, str], after: dict[str, str]) -> str:
+    """Input files modified or removed (new files are counted as leftovers instead)."""
+    bad = [name for name, digest in before.items() if after.get(name) != digest]
+    return "yes" if not bad else f"NO: {', '.join(bad)[:60]}"
+
+
 def tree_hashes(root: Path, skip: tuple[str, ...]) -> dict[str, str]:
     hashes = {}
     for path in sorted(root.rglob("*")):
@@ -489,8 +495,11 @@ def run_one(name: str, make: Maker, base: Path) -> dict[str, str]:
     raw_control = any(ch in text for ch in ("\x1b", "\x07")) or any(
         line.lstrip().startswith("::") for line in text.splitlines())
     after = tree_hashes(root, outputs)
-    unchanged = "yes" if before == after else f"NO ({len(set(before.items()) ^ set(after.items()))} files)"
+    unchanged = changed(before, after)
     left = []
+    new = sorted({name.split("/")[0] for name in set(after) - set(before)})
+    if new:
+        left.append(f"new in the project: {', '.join(new)}")
     escaped = [p.name for p in project.outside if p.exists()]
     if escaped:
         left.append(f"outside files: {', '.join(escaped)}")
@@ -506,8 +515,12 @@ def run_one(name: str, make: Maker, base: Path) -> dict[str, str]:
     if temp_left:
         kept = [n for n in temp_left if n.startswith("harness-migrations-")]
         other = [n for n in temp_left if n not in kept]
+        runs = [n for n in other if n.startswith("harness-run-")]
+        other = [n for n in other if n not in runs]
         if kept:
             left.append(f"zero-config workdir kept ({len(kept)})")
+        if runs:
+            left.append("failing cases' files kept (harness-run-…)")
         if other:
             left.append(f"temp: {', '.join(sorted(other))[:60]}")
     subprocess.run(["umount", str(root / "full")], capture_output=True)
@@ -539,7 +552,8 @@ def main() -> int:
         cells = [row[c].replace("|", "\\|") for c in columns]
         print(f"| {number} | " + " | ".join(cells) + " |")
     bad = [r for r in rows if r["traceback"] == "YES" or r["exit"] == "HUNG" or r["unchanged"].startswith("NO")
-           or "processes" in r["leftovers"] or "outside" in r["leftovers"] or "RAW CONTROL" in r["first line"]]
+           or "processes" in r["leftovers"] or "outside" in r["leftovers"] or "temp:" in r["leftovers"]
+           or "RAW CONTROL" in r["first line"]]
     print(f"\n{len(rows)} inputs; {len(bad)} with a traceback, a hang, a changed input, an escape, a process "
           "left running or raw control text")
     return 1 if bad else 0

@@ -33,7 +33,7 @@ def _reason(exc: OSError) -> str:
         return "it is on a read-only file system"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
-    if exc.errno == errno.ENOTDIR:
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         return "a part of the path is a file, not a directory"
     return exc.strerror or str(exc)
 
