@@ -8,6 +8,8 @@ one case, a ``Family`` with its axes and declared params.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, no_axes
 from harness.checks.context import CaseContext
@@ -19,7 +21,7 @@ def fresh_page_size(ctx: CaseContext) -> v.Verdict:
     outcome = ctx.engine.migrate(db)
     if not outcome.ok:
         return v.errored(f"cannot judge the page size: {outcome.describe()}")
-    want = int(ctx.option("page_size", 4096))  # type: ignore[call-overload]
+    want = ctx.settings.page_size
     found = read_header(db).page_size
     if found != want:
         return v.failed(f"fresh install uses {found}-byte pages, expected {want}", measured=str(found),
@@ -27,10 +29,17 @@ def fresh_page_size(ctx: CaseContext) -> v.Verdict:
     return v.passed(f"fresh install uses {found}-byte pages")
 
 
+@dataclass(frozen=True)
+class PageSizeParams:
+    """``[checks.page-size.params]``: validated by the harness (a misspelt key is exit 2)."""
+
+    page_size: int = field(default=4096, metadata={"min": 512, "max": 65536})
+
+
 FAMILY = Family(
     name="page-size",
     description="A fresh install's database uses the page size the team chose.",
     checks=(CheckSpec("fresh", "page size of a freshly installed database", "schema-drift", fresh_page_size),),
     axes=no_axes,
-    params={"page_size": int},
+    params=PageSizeParams,
 )
