@@ -12,7 +12,7 @@ import pytest
 
 from gate_helpers import MANIFEST, ROOT
 
-INSTALL_ONLY = "[checks.install]\n"
+INSTALL_ONLY = "[checks.install]\nonly = [\"migrates-to-head\"]\n"
 
 
 def scenario(tmp_path: Path, manifest: Path = MANIFEST, engine: str | None = None) -> Path:
