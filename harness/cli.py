@@ -18,6 +18,7 @@ from harness.reporting.results import RunResult
 from harness.runner.expand import expand, load_manifest
 from harness.reporting.console import failure_text, summary
 from harness.runner.discovery import is_scenario_file
+from harness.runner.history_check import check_declared_history
 from harness.runner.shards import parse_shard, shard_members
 
 DEFAULT_SCENARIOS = "scenarios"
@@ -46,8 +47,10 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
     expanded = {}
     for path in paths:
         scenario = scenario_mod.load(path, profile)
-        expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
+        manifest = load_manifest(scenario)
+        expanded[path] = expand(scenario, manifest, seed=seed)
         load_engine(scenario.engine, scenario.path)
+        check_declared_history(scenario, manifest)
     return expanded
 
 
@@ -226,7 +229,7 @@ def cmd_migrations(args: argparse.Namespace) -> int:
     try:
         prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
                                     rows=args.rows, workdir=Path(args.workdir) if args.workdir else None,
-                                    foreign_keys=args.foreign_keys == "on")
+                                    foreign_keys=args.foreign_keys == "on", history=args.history)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
@@ -312,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
     migrations.add_argument("--foreign-keys", choices=("on", "off"), default="on",
                             help="migrate with PRAGMA foreign_keys ON (default, as most applications) or OFF")
+    migrations.add_argument("--history", help="the history table: a preset (a format's name) or "
+                            "table=T,version=COL[,name=COL][,checksum=COL][,applied_at=COL][,success=COL]"
+                            "[,kind=integer|timestamp|text][,preset=P]")
     migrations.add_argument("--junit", help="also write the JUnit XML here")
     migrations.add_argument("--seed", type=int, default=0)
     migrations.add_argument("--rows", type=int, default=20, help="generated rows per table in each legacy database")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.cases import Case
+from harness.engines.formats import HistorySpec
 from harness.engines.protocol import Engine, Migration
 from harness.fixtures.manifest import Fixture
 from harness.fixtures.store import FixtureStore
@@ -53,7 +54,7 @@ class CaseContext:
     def option(self, name: str, default: object = None) -> object:
         return self.case.options.get(name, default)
 
-    def history_format(self) -> str | None:
+    def history_format(self) -> HistorySpec:
         """The history table format to read: the scenario's word, else the engine's own."""
         return self.scenario.engine.history or getattr(self.engine, "history_format", None)
 

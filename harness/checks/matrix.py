@@ -30,7 +30,8 @@ from harness.checks.starts import FRESH, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
-from harness.sqlite import history, inspect, schema
+from harness.engines.formats import read_history
+from harness.sqlite import inspect, schema
 from harness.sqlite.fileformat import read_header
 from harness.sqlite.files import copy_db, db_digest
 
@@ -72,7 +73,7 @@ def fresh_install(ctx: CaseContext) -> Path | v.Verdict:
 
 def _history_table(ctx: CaseContext, db: Path) -> str | None:
     with inspect.reading(db) as conn:
-        return history.detect(conn, ctx.history_format()).table
+        return read_history(conn, ctx.history_format()).table
 
 
 def upgrades(ctx: CaseContext) -> v.Verdict:
@@ -219,7 +220,7 @@ def history_continuous(ctx: CaseContext) -> v.Verdict:
     if isinstance(done, v.Verdict):
         return v.errored(f"cannot read the history: {done.summary}")
     with inspect.reading(done.db) as conn:
-        found = history.detect(conn, ctx.history_format())
+        found = read_history(conn, ctx.history_format())
     problems = history_problems(found, ctx.migrations(), complete=True)
     if problems:
         return v.failed(f"history after the upgrade: {problems[0]}", measured=f"{len(problems)} problems",

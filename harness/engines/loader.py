@@ -124,7 +124,7 @@ def _sqlfiles(spec: EngineSpec, scenario_path: Path) -> Engine:
             raise InputError(scenario_path, f"{spec.setup} is a {type(found).__name__}, not a callable",
                              line=spec.line, key="engine.setup")
         hook = found
-    return SqlFilesEngine(directory, spec.format, hook, foreign_keys=spec.foreign_keys)
+    return SqlFilesEngine(directory, spec.format, hook, foreign_keys=spec.foreign_keys, history=spec.history)
 
 
 def _program_name(argv: Sequence[str]) -> str:

@@ -39,10 +39,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.engines.faults import InProcessFaults
-from harness.engines.formats import HISTORY_FORMAT, REGISTRY
+from harness.engines.formats import REGISTRY, HistorySpec, history_of
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, MigrationFile, cannot_be_wrapped,
 )
+from harness.engines.formats.history import HistoryLayoutError, HistoryRow
 from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
@@ -51,32 +52,28 @@ from harness.engines.sqlfile_formats import discover, resolve_format
 from harness.engines.statements import Statement, split
 
 __all__ = [
-    "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "HISTORY_TABLES", "PLAIN_HISTORY",
-    "Setup", "SqlFilesEngine", "continuity", "runs_unwrapped",
+    "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "Setup", "SqlFilesEngine",
+    "continuity", "runs_unwrapped",
 ]
 
 CODE_FAILED = "migration_failed"
 
 Setup = Callable[[sqlite3.Connection], object]
-Applied = tuple[AppliedRow, ...]  # history rows, as the format reads them
-
-#: Each format's history table (``PLAIN_HISTORY`` is the reference engine's).
-HISTORY_TABLES: dict[str, History] = {name: fmt.history for name, fmt in REGISTRY.items()}
-PLAIN_HISTORY = HISTORY_TABLES["plain"]
+Applied = tuple[HistoryRow, ...]  # history rows, as the format reads them
 
 
 class _ConnectionFailed(Exception):
     """The database could not be opened, or the setup hook failed on it."""
 
 
-def continuity(applied: Sequence[AppliedRow | tuple[int, str]], files: Sequence[MigrationFile],
+def continuity(applied: Sequence[HistoryRow | tuple[int, str]], files: Sequence[MigrationFile],
                fmt: str = "plain") -> tuple[str, str] | None:
     """``(error code, explanation)`` when the applied history does not lead up to ``files``.
 
     ``applied`` is the format's history rows (or, for the plain format, ``(version,
     checksum)`` pairs).
     """
-    rows = tuple(r if isinstance(r, AppliedRow) else AppliedRow(str(r[0]), r[1]) for r in applied)
+    rows = tuple(r if isinstance(r, HistoryRow) else HistoryRow(str(r[0]), r[1]) for r in applied)
     return REGISTRY[fmt].applied(rows, files)[1]
 
 
@@ -96,7 +93,7 @@ class SqlFilesEngine(InProcessFaults):
     operations = frozenset({OP_MIGRATE, OP_DIAGNOSTICS, OP_CRASH})
 
     def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None, *,
-                 foreign_keys: bool = True) -> None:
+                 foreign_keys: bool = True, history: HistorySpec = None) -> None:
         self.format = resolve_format(fmt, directory)
         discovery = discover(directory, self.format)
         self.name = directory.name
@@ -105,19 +102,27 @@ class SqlFilesEngine(InProcessFaults):
         self.repeatables = discovery.repeatables  # Flyway R__ files, run after the versioned ones
         self.ignored = discovery.ignored  # for the report: misnamed files are easy to miss
         self.notes = discovery.notes  # files recognised but not run (down, undo, unversioned ...)
-        self.history_format = HISTORY_FORMAT[self.format]  # harness.sqlite.history's name for the table
         self._format = REGISTRY[self.format]
-        self._history = self._format.history
+        #: The history table written and read: the format's own, or one the scenario declares
+        #: (a home-made runner's table, so databases it wrote are read as they are).
+        self.history_format: HistorySpec = history if history is not None else self.format
+        self._history = history_of(history) or self._format.history
         self._setup = setup
         self.foreign_keys = foreign_keys
         #: Whether the framework wraps the files in transactions; each migration also says it
         #: for itself (``Migration.transaction``), which lint follows.
         self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
 
+    @property
+    def history_table(self) -> str:
+        """The table this directory's history is written to (its framework's, or the declared one)."""
+        return self._history.name
+
     def migrations(self) -> Sequence[Migration]:
         base = self.directory.parent
         return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base),
-                               transaction=f.transaction, first_line=_first_line(f)) for f in self.files)
+                               transaction=f.transaction, first_line=_first_line(f),
+                               key=None if f.history_key == str(f.version) else f.history_key) for f in self.files)
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         start = time.perf_counter()
@@ -125,7 +130,7 @@ class SqlFilesEngine(InProcessFaults):
             rows = self._read_applied(db) if db.exists() else ()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
-        applied, broken = self._format.applied(rows, self.files)
+        applied, broken = self._applied(rows)
         if broken:
             return _outcome(OP_MIGRATE, start, *broken)
         pending = [f for f in self.files[len(applied):] if target is None or f.version <= target]
@@ -137,6 +142,11 @@ class SqlFilesEngine(InProcessFaults):
         except _ConnectionFailed as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
         try:
+            if self._history.created_first:  # before the first migration's transaction, in its own
+                try:
+                    self._history.ensure(conn)
+                except sqlite3.Error as exc:
+                    return _outcome(OP_MIGRATE, start, CODE_FAILED, f"creating {self._history.name}: {exc}")
             for migration in pending:
                 failure = self._apply(conn, migration)
                 if failure:
@@ -162,7 +172,7 @@ class SqlFilesEngine(InProcessFaults):
                 conn.close()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_DIAGNOSTICS, start, CODE_UNSPECIFIED, f"cannot read {db.name}: {exc}")
-        applied, broken = self._format.applied(rows, self.files)
+        applied, broken = self._applied(rows)
         if broken:  # say what the history holds, as far as it can be matched to files
             applied = self._matched(rows)
         return Diagnostics(
@@ -177,6 +187,13 @@ class SqlFilesEngine(InProcessFaults):
     def posture(self, db: Path) -> Outcome:
         return Outcome(OP_POSTURE, ok=False, error_code=CODE_UNSPECIFIED,
                        message=f"{self.name} has no posture operation")
+
+    def _applied(self, rows: Applied) -> tuple[tuple[MigrationFile, ...], tuple[str, str] | None]:
+        """The format judges its own history; a declared table is judged by the plain rules on its keys."""
+        if self._history is self._format.history:
+            return self._format.applied(rows, self.files)
+        rule = "golang-migrate" if self._history.layout.cumulative else "plain"  # one row per migration, or one
+        return REGISTRY[rule].applied(rows, self.files)
 
     def _matched(self, rows: Applied) -> tuple[MigrationFile, ...]:
         """The files whose versions a broken history records, in order (for diagnostics)."""
@@ -193,6 +210,8 @@ class SqlFilesEngine(InProcessFaults):
     def _read(self, conn: sqlite3.Connection) -> Applied:
         try:
             return self._history.read(conn)
+        except HistoryLayoutError:
+            raise
         except sqlite3.Error as exc:
             raise sqlite3.DatabaseError(f"cannot read {self._history.name} as {self.format}'s history "
                                         f"table: {exc}") from exc

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness.engines.formats import HistorySpec, history_spec
+from harness.engines.formats.history import parse_declaration
 from harness.engines.loader import load_engine
 from harness.errors import InputError
 from harness.fixtures import build
@@ -35,15 +37,17 @@ class Prepared:
 
 
 def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, seed: int = 0, rows: int = 20,
-            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True) -> Prepared:
+            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True,
+            history: str | None = None) -> Prepared:
     """Fixtures for every intermediate version and a scenario gating ``directory``.
 
     ``foreign_keys``: migrate with foreign keys ON (as most applications do) or OFF.
+    ``history``: ``--history``, a preset's name or ``table=…,version=…`` (see ``history_option``).
     """
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
     spec = EngineSpec("sqlfiles", None, directory=directory.resolve(), format=fmt, setup=setup,
-                      foreign_keys=foreign_keys)
+                      foreign_keys=foreign_keys, history=history_option(history))
     anchor = Path.cwd() / "harness-migrations.toml"  # relative setup paths resolve from the current directory
     engine = load_engine(spec, anchor)
     migrations = tuple(engine.migrations())
@@ -55,7 +59,7 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
                           description=f"the first {i + 1} migrations ({m.name}) and generated data")
                    for i, m in enumerate(migrations[:-1]))
     recipe = Recipe(path=anchor, engine="", seed=seed, rows_per_table=rows,
-                    history_table="schema_migrations", legacy=legacy)
+                    history_table=getattr(engine, "history_table", "schema_migrations"), legacy=legacy)
     setup_callable = getattr(engine, "_setup", None)
     build.build(recipe, work / "fixtures", log=lambda line: None, engine=engine, setup=setup_callable)
     scenario = work / "scenario.toml"
@@ -69,6 +73,31 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     return Prepared(scenario, tuple(m.version for m in migrations), work)
 
 
+def history_option(text: str | None) -> HistorySpec:
+    """``--history``: a preset (``flyway``) or ``table=t,version=v[,name=…][,checksum=…][,applied_at=…]
+    [,success=…][,kind=integer|timestamp|text][,preset=…]``; errors name the option (exit 2)."""
+    if text is None:
+        return None
+    try:
+        values = parse_declaration(text)
+    except ValueError as exc:
+        raise InputError("--history", str(exc)) from None
+    return history_spec(values, lambda key, problem: InputError("--history", problem, key=key))
+
+
+def _history_toml(history: HistorySpec) -> list[str]:
+    """The ``[engine]`` lines that declare ``history`` in the written scenario."""
+    if history is None:
+        return []
+    if isinstance(history, str):
+        return [f"history = {json.dumps(history)}"]
+    values = {role: column for role, column in history.columns()}
+    values["kind"] = history.kind
+    body = ", ".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+    cumulative = ", cumulative = true" if history.cumulative else ""
+    return [f"history = {{ table = {json.dumps(history.table)}, {body}{cumulative} }}"]
+
+
 def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False) -> str:
     q = json.dumps  # TOML basic strings accept JSON string escapes
     lines = [
@@ -76,6 +105,7 @@ def _scenario_text(spec: EngineSpec, seed: int, *, wrapped: bool = False) -> str
         "[suite]", 'name = "migrations"', f"seed = {seed}", "",
         "[engine]", 'adapter = "sqlfiles"', f"directory = {q(str(spec.directory))}", f"format = {q(spec.format)}",
         f"foreign_keys = {'true' if spec.foreign_keys else 'false'}",
+        *_history_toml(spec.history),
     ]
     if spec.setup:
         setup = spec.setup

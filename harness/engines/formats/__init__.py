@@ -4,7 +4,8 @@ Per format: files; transaction; checksum (``Migration.checksum``); history table
 
 plain
     ``0001_name.sql``; each file in a transaction with its row; sha256 hex of the bytes;
-    ``schema_migrations(version, name, checksum, applied_at)`` (the reference engine's).
+    ``schema_migrations(version, name, checksum, applied_at)`` (the harness's own, which the
+    reference engine also writes).
 refinery
     ``V<int>__name.sql`` (``U`` files not run); each file in a transaction, its row in a
     second one; SipHash-1-3 u64 in decimal; ``refinery_schema_history``.
@@ -33,6 +34,12 @@ runs every file unwrapped when some file has its own ``BEGIN``/``COMMIT`` (the p
 must then use ``x-no-tx-wrap``); Flyway runs a file with ``PRAGMA foreign_keys`` unwrapped
 (its SQLite parser says that statement cannot run in a transaction). Order is always numeric.
 
+History tables: each format's ``history`` (``harness.engines.formats.history.History``)
+holds its table's ``Layout`` (name, columns, version kind, written order), the DDL, the rows
+it writes and how it interprets them; ``read_history`` finds and reads whichever known table
+a database has (or a declared ``Layout``), and ``history_tables`` is the one list of names.
+Adding a framework is its module plus one line in ``REGISTRY``.
+
 Files that look like migrations but are not SQL (``0002_backfill.py``, ``3_x.go``) are not
 run: discovery notes each one, so that the report says what the harness did not apply.
 """
@@ -41,25 +48,101 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlite3
+from typing import Callable, Mapping
+
 from harness.engines.formats import dbmate, flyway, golang_migrate, goose, plain, refinery, sqlx
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, Discovery, Format, History, MigrationFile,
-    Recognised,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, Discovery, Format, MigrationFile, Recognised,
+)
+from harness.engines.formats.history import (
+    NO_HISTORY, DeclaredHistory, History, HistoryLayoutError, HistoryRow, Layout, Recorded, declared_layout,
+    table_columns,
 )
 from harness.errors import InputError
 
 __all__ = [
-    "AUTO", "CODE_CHECKSUM", "CODE_DIRTY", "CODE_GAP", "CODE_UNKNOWN", "FORMATS", "AppliedRow", "Discovery",
-    "Format", "History", "MigrationFile", "Recognised", "detect", "get",
+    "AUTO", "CODE_CHECKSUM", "CODE_DIRTY", "CODE_GAP", "CODE_UNKNOWN", "FORMATS", "Discovery", "Format", "History",
+    "HistoryRow", "HistorySpec", "Layout", "MigrationFile", "Recognised", "Recorded", "detect", "get",
+    "history_of", "history_tables", "read_history",
 ]
 
 AUTO = "auto"
+#: Every format, by name: adding a framework is its module plus one line here.
 REGISTRY: dict[str, Format] = {f.name: f for f in (
     plain.FORMAT, refinery.FORMAT, flyway.FORMAT, sqlx.FORMAT, golang_migrate.FORMAT, goose.FORMAT, dbmate.FORMAT,
 )}
 FORMATS = tuple(REGISTRY)
-#: history.py's name for each format's table (the harness's own is "reference" there).
-HISTORY_FORMAT = {name: ("reference" if name == "plain" else name) for name in FORMATS}
+#: What a scenario or engine says about the history table: a preset (a format's name), a
+#: declared ``Layout``, or nothing (find whichever known table the database has).
+HistorySpec = str | Layout | None
+
+
+def presets() -> dict[str, Layout]:
+    """Every known framework's history table layout, by format name."""
+    return {name: fmt.history.layout for name, fmt in REGISTRY.items()}
+
+
+def history_spec(values: str | Mapping[str, object], error: Callable[[str, str], Exception]) -> HistorySpec:
+    """A scenario's or the command line's history declaration, validated: a preset's name
+    (its framework's own table, read and written as the framework does) or a ``Layout``."""
+    if isinstance(values, str):
+        values = {"preset": values}
+    if set(values) == {"preset"}:
+        preset = values["preset"]
+        if preset not in REGISTRY:
+            raise error("preset", f"unknown history table preset '{preset}'; expected one of: {', '.join(FORMATS)}, "
+                                  f"or a declaration (table = ..., version = ...)")
+        return str(preset)
+    return declared_layout(values, presets(), error)
+
+
+def history_tables() -> frozenset[str]:
+    """Every table name a known framework keeps its history in."""
+    return frozenset(f.history.name for f in REGISTRY.values())
+
+
+def history_of(spec: HistorySpec, where: str = "engine.history") -> History | None:
+    """The ``History`` a spec names: a preset's, a declared one, or None (detect)."""
+    if spec is None:
+        return None
+    if isinstance(spec, Layout):
+        return DeclaredHistory(spec)
+    if spec not in REGISTRY:
+        raise InputError(where, f"unknown history table preset '{spec}'; expected one of: {', '.join(FORMATS)} "
+                                f"(or declare the table: [engine.history] table = ..., version = ...)")
+    return REGISTRY[spec].history
+
+
+def read_history(conn: sqlite3.Connection, spec: HistorySpec = None) -> Recorded:
+    """What the database's history table records, read by the harness itself.
+
+    A declared layout is read as declared (its table missing: no history). A preset is
+    tried first, then every other known table, as without a spec. A table with a known
+    framework's name that fits none of their layouts is an input error naming the table
+    and the column it lacks, never a crash or an engine failure.
+    """
+    if isinstance(spec, Layout):
+        declared = DeclaredHistory(spec)
+        if not declared.exists(conn):
+            return NO_HISTORY
+        return Recorded("declared", spec.table, _versioned(declared.read(conn)), spec.cumulative, declared)
+    preferred = [REGISTRY[spec]] if spec in REGISTRY else []
+    candidates = preferred + [f for f in REGISTRY.values() if f not in preferred]
+    misfit: History | None = None
+    for fmt in candidates:
+        history = fmt.history
+        if history.fits(conn):
+            return Recorded(fmt.name, history.name, _versioned(history.read(conn)), history.layout.cumulative,
+                            history)
+        if misfit is None and history.exists(conn):
+            misfit = history
+    if misfit is not None:
+        misfit.read(conn)  # raises, naming the table and the first column it lacks
+        raise HistoryLayoutError(misfit.name, f"history table {misfit.name} has columns "
+                                 f"{', '.join(sorted(table_columns(conn, misfit.name)))}, which fit no known "
+                                 f"framework's layout; declare it with [engine.history]", key="engine.history")
+    return NO_HISTORY
 
 
 def get(name: str, directory: Path | str = "") -> Format:
@@ -126,6 +209,11 @@ def detect(directory: Path) -> str:
     seen = f" ({project} does not settle it)" if project is not None else ""
     raise InputError(directory, f"cannot tell the migration format from the file names: it could be "
                                 f"{' or '.join(sorted(common))}{seen}; set format to one of them", key="engine.format")
+
+
+def _versioned(rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+    """The rows of versioned migrations (a Flyway repeatable's row records no version)."""
+    return tuple(r for r in rows if not r.repeatable)
 
 
 #: Project files that say which ecosystem, hence which frameworks, a directory belongs to.

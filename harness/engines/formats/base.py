@@ -3,7 +3,8 @@
 A format says which files are its migrations and in what order (``recognise``), how a file
 becomes the SQL that runs and whether that runs in a transaction (``load``), which checksum
 the framework records for it, and how its history table is created, read and written
-(``history``). ``applied`` judges a history table against the files (continuity), read-only.
+(``history``). ``applied`` judges a history table against the files (continuity), read-only. The history
+table itself (layout, reader, writer) is ``harness.engines.formats.history``'s.
 
 Facts per framework: the frameworks' documentation and sources, cited in each module.
 """
@@ -11,7 +12,6 @@ Facts per framework: the frameworks' documentation and sources, cited in each mo
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from harness.engines.formats.markers import (  # the transaction rules live ther
     controls_transactions as controls_transactions,
     pragma_name as pragma_name,
 )
+from harness.engines.formats.history import History, HistoryRow
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
 
@@ -78,55 +79,6 @@ class Recognised:
     name: str
     role: str = "up"  # "up", "repeatable", "down" (not run), "companion" (read with another), "skip"
     note: str = ""  # why a "skip" file is not run
-
-
-@dataclass(frozen=True)
-class AppliedRow:
-    """One row of a history table, as the framework itself would interpret it."""
-
-    key: str
-    checksum: str | None = None
-    success: bool = True  # False: failed (sqlx, Flyway) or dirty (golang-migrate)
-    repeatable: bool = False  # a Flyway repeatable's row (key is then its description)
-
-
-class History:
-    """A framework's history table: created, read and written exactly as the framework does."""
-
-    name = ""
-    create: tuple[str, ...] = ()
-    #: True when the framework records a migration in a transaction of its own, after the
-    #: body's has committed (refinery, golang-migrate), instead of in the body's.
-    separate_record = False
-
-    def exists(self, conn: sqlite3.Connection) -> bool:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            (self.name,)).fetchone() is not None
-
-    def read(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        """Every row, in the order written; nothing when there is no table."""
-        return self.rows(conn) if self.exists(conn) else ()
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        raise NotImplementedError
-
-    def ensure(self, conn: sqlite3.Connection) -> None:
-        """Create the table (and any initial rows) when it is missing."""
-        if not self.exists(conn):
-            for statement in self.create:
-                conn.execute(statement)
-
-    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
-        """Anything written before the body runs (golang-migrate's dirty flag)."""
-
-    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        raise NotImplementedError
-
-    def after(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        """Anything written once the migration is committed (sqlx's execution_time)."""
-
-    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        """What the framework records when a file that ran without a transaction fails."""
 
 
 class Format:
@@ -200,12 +152,9 @@ class Format:
 
     def normalize_key(self, key: str) -> str:
         """The form in which a history row's version and a file's are compared."""
-        try:
-            return str(int(key))
-        except ValueError:
-            return key
+        return self.history.normalize_key(key)
 
-    def applied(self, rows: Sequence[AppliedRow],
+    def applied(self, rows: Sequence[HistoryRow],
                 files: Sequence[MigrationFile]) -> tuple[tuple[MigrationFile, ...], Problem | None]:
         """The files the history says are applied (a prefix of ``files``), or why it does not lead
         up to them: a failed or dirty row, an unknown version, a gap, an edited file."""
@@ -216,7 +165,7 @@ class Format:
                                         f"{self.history.name}; the framework refuses to go on")
         rows = [r for r in rows if not r.repeatable]
         position = {self.normalize_key(f.history_key): i for i, f in enumerate(files)}
-        seen: dict[int, AppliedRow] = {}
+        seen: dict[int, HistoryRow] = {}
         for row in rows:
             index = position.get(self.normalize_key(row.key))
             if index is None:
@@ -234,7 +183,7 @@ class Format:
                                                f"(recorded checksum {row.checksum}, file {files[index].checksum})")
         return tuple(files[:count]), None
 
-    def pending_repeatables(self, rows: Sequence[AppliedRow],
+    def pending_repeatables(self, rows: Sequence[HistoryRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         return []
 
