@@ -311,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(a legacy database per version, upgraded and compared with a fresh install)")
     migrations.add_argument("directory")
     migrations.add_argument("--format", default="auto",
-                            help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate or auto")
+                            help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, prisma, drizzle, diesel, "
+                                 "atlas or auto")
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
     migrations.add_argument("--foreign-keys", choices=("on", "off"), default="on",
                             help="migrate with PRAGMA foreign_keys ON (default, as most applications) or OFF")

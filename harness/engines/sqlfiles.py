@@ -147,7 +147,11 @@ class SqlFilesEngine(InProcessFaults):
                     self._history.ensure(conn)
                 except sqlite3.Error as exc:
                     return _outcome(OP_MIGRATE, start, CODE_FAILED, f"creating {self._history.name}: {exc}")
-            for migration in pending:
+            if self._format.batch:
+                failure = self._run_batch(conn, pending)
+                if failure:
+                    return _outcome(OP_MIGRATE, start, CODE_FAILED, failure)
+            for migration in pending if not self._format.batch else ():
                 failure = self._apply(conn, migration)
                 if failure:
                     return _outcome(OP_MIGRATE, start, CODE_FAILED, failure)
@@ -251,7 +255,7 @@ class SqlFilesEngine(InProcessFaults):
     def _run(self, conn: sqlite3.Connection, migration: MigrationFile, statements: Sequence[Statement],
              wrapped: bool) -> str | None:
         history = self._history
-        name = migration.path.name
+        name = migration.shown
         where = f"marking {name} in {history.name}"
         start = time.perf_counter()
         try:
@@ -267,6 +271,12 @@ class SqlFilesEngine(InProcessFaults):
             if not wrapped and conn.in_transaction:
                 conn.execute("ROLLBACK")
                 return f"{name}: ends inside a transaction it began (no COMMIT)"
+            if wrapped and migration.check_foreign_keys and self.foreign_keys:
+                where = f"{name} (foreign_key_check before COMMIT)"
+                violation = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if violation is not None:
+                    raise sqlite3.IntegrityError(f"foreign key mismatch: {violation[0]} row {violation[1]} "
+                                                 f"refers to a missing {violation[2]} row")
             where = f"recording {name} in {history.name}"
             if wrapped and history.separate_record:
                 conn.execute("COMMIT")
@@ -282,10 +292,34 @@ class SqlFilesEngine(InProcessFaults):
                 conn.execute("ROLLBACK")
             if not wrapped and where.startswith(name):
                 try:
-                    history.failed(conn, migration, time.perf_counter() - start)
+                    history.failed(conn, migration, time.perf_counter() - start, str(exc))
                 except sqlite3.Error:
                     pass  # the failure itself is what is reported
             return f"{where}: {exc}"
+        return None
+
+
+    def _run_batch(self, conn: sqlite3.Connection, pending: Sequence[MigrationFile]) -> str | None:
+        """Every pending file and its row in one transaction (Drizzle): all of them, or none."""
+        history = self._history
+        where = f"creating {history.name}"
+        try:
+            history.ensure(conn)
+            conn.execute("BEGIN")
+            for migration in pending:
+                _seed_random(conn, migration)
+                started = time.perf_counter()
+                for statement in migration.statements():
+                    where = f"{migration.shown} line {statement.line}"
+                    conn.execute(statement.text).fetchall()
+                where = f"recording {migration.shown} in {history.name}"
+                history.record(conn, migration, time.perf_counter() - started)
+            where = "COMMIT"
+            conn.execute("COMMIT")
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return f"{where}: {exc} (the whole batch is rolled back)"
         return None
 
 

@@ -25,6 +25,19 @@ goose
 dbmate
     ``<timestamp>_name.sql`` with ``-- migrate:up``; in a transaction with its row unless
     ``-- migrate:up transaction:false``; no checksum (""); ``schema_migrations(version)``.
+prisma
+    ``<timestamp>_<name>/migration.sql``; no transaction; SHA-256 hex of the script;
+    ``_prisma_migrations`` (a row before the script, finished after it).
+drizzle
+    ``<tag>.sql`` in the order of ``meta/_journal.json``; every pending file in one
+    transaction; SHA-256 hex (never checked); ``__drizzle_migrations(hash, created_at)``.
+diesel
+    ``<version>_<name>/up.sql``; in a transaction with its row unless ``metadata.toml`` says
+    otherwise; no checksum; ``__diesel_schema_migrations(version, run_on)``.
+atlas
+    ``<version>_<desc>.sql`` and ``atlas.sum`` (verified); in a transaction with foreign keys
+    off and ``foreign_key_check`` before COMMIT unless ``-- atlas:txmode none``; the running
+    sum hash; ``atlas_schema_revisions``.
 
 Each file runs wrapped exactly when its framework wraps it (``MigrationFile.transaction``).
 Only plain, the harness's own runner, runs a file with its own ``BEGIN``/``COMMIT`` or a
@@ -51,7 +64,9 @@ from pathlib import Path
 import sqlite3
 from typing import Callable, Mapping
 
-from harness.engines.formats import dbmate, flyway, golang_migrate, goose, plain, refinery, sqlx
+from harness.engines.formats import (
+    atlas, dbmate, diesel, drizzle, flyway, golang_migrate, goose, plain, prisma, refinery, sqlx,
+)
 from harness.engines.formats.base import (
     CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, Discovery, Format, MigrationFile, Recognised,
 )
@@ -71,6 +86,7 @@ AUTO = "auto"
 #: Every format, by name: adding a framework is its module plus one line here.
 REGISTRY: dict[str, Format] = {f.name: f for f in (
     plain.FORMAT, refinery.FORMAT, flyway.FORMAT, sqlx.FORMAT, golang_migrate.FORMAT, goose.FORMAT, dbmate.FORMAT,
+    prisma.FORMAT, drizzle.FORMAT, diesel.FORMAT, atlas.FORMAT,
 )}
 FORMATS = tuple(REGISTRY)
 #: What a scenario or engine says about the history table: a preset (a format's name), a
@@ -170,6 +186,12 @@ def detect(directory: Path) -> str:
     """
     if not directory.is_dir():
         raise InputError(directory, "no such directory", key="engine.directory")
+    owners = [name for name, fmt in REGISTRY.items() if fmt.owns(directory)]
+    if len(owners) == 1:  # a journal, a sum file, one folder per migration: no name can say otherwise
+        return owners[0]
+    if owners:
+        raise InputError(directory, f"the directory's layout fits {' and '.join(owners)}; set format to one of them",
+                         key="engine.format")
     per_file: dict[str, frozenset[str]] = {}
     for path in sorted(p for p in directory.iterdir() if p.is_file()):
         if path.name.lower().endswith(".sql.conf"):

@@ -51,7 +51,14 @@ class MigrationFile:
     transaction: bool = True  # False when the file opts out of the wrapping transaction
     parsed: tuple[Statement, ...] | None = None  # statements as the framework splits them
     repeatable: bool = False  # Flyway R__ files: no version, re-run when their checksum changes
-    foreign_keys_off: bool = False  # plain: the runner switches foreign keys off around the file
+    foreign_keys_off: bool = False  # plain, Atlas: the runner switches foreign keys off around the file
+    check_foreign_keys: bool = False  # Atlas: PRAGMA foreign_key_check before COMMIT, rolled back if violated
+    folder: bool = False  # one folder per migration (Prisma, Diesel): named by folder/file in messages
+
+    @property
+    def shown(self) -> str:
+        """The file as messages name it."""
+        return f"{self.path.parent.name}/{self.path.name}" if self.folder else self.path.name
 
 
     @property
@@ -87,6 +94,7 @@ class Format:
     name = ""
     pattern_text = ""  # for messages: what a migration file is called
     has_checksums = True  # whether an edited file shows in the history (continuity check)
+    batch = False  # True: one transaction around every pending file (Drizzle), not one per file
     history: History
 
     # -- files ----------------------------------------------------------------------------
@@ -98,6 +106,15 @@ class Format:
         """For ``format = "auto"``: whether this ``.sql`` file could be one of this format's."""
         found = self.recognise(filename)
         return found is not None and found.role != "companion"
+
+    def owns(self, directory: Path) -> bool:
+        """For ``format = "auto"``: whether the directory's layout is this format's alone
+        (a journal, a sum file, one folder per migration); file names are judged by ``claims``."""
+        return False
+
+    def entries(self, directory: Path) -> list[tuple[str, Path]]:
+        """``(name to recognise, file to read)`` per candidate: by default the directory's files."""
+        return [(p.name, p) for p in sorted(directory.iterdir()) if p.is_file()]
 
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         raise NotImplementedError
@@ -116,8 +133,8 @@ class Format:
         repeatable: list[tuple[Recognised, Path]] = []
         ignored: list[Path] = []
         notes: list[str] = []
-        for path in sorted(p for p in directory.iterdir() if p.is_file()):
-            found = self.recognise(path.name)
+        for entry, path in self.entries(directory):
+            found = self.recognise(entry)
             if found is None:
                 ignored.append(path)
             elif found.role == "skip":
@@ -175,11 +192,11 @@ class Format:
         if sorted(seen) != list(range(count)):
             missing = min(set(range(max(seen) + 1)) - set(seen))
             above = min(i for i in seen if i > missing)
-            return (), (CODE_GAP, f"version {seen[above].key} is applied but {files[missing].path.name} is not")
+            return (), (CODE_GAP, f"version {seen[above].key} is applied but {files[missing].shown} is not")
         if self.has_checksums:
             for index, row in sorted(seen.items()):
                 if row.checksum is not None and row.checksum != files[index].checksum:
-                    return (), (CODE_CHECKSUM, f"{files[index].path.name} has changed since it was applied "
+                    return (), (CODE_CHECKSUM, f"{files[index].shown} has changed since it was applied "
                                                f"(recorded checksum {row.checksum}, file {files[index].checksum})")
         return tuple(files[:count]), None
 

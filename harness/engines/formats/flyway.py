@@ -98,7 +98,7 @@ class FlywayHistory(History):
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         self._insert(conn, migration, seconds, success=True)
 
-    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float, error: str = "") -> None:
         self.ensure(conn)
         self._insert(conn, migration, seconds, success=False)
 

@@ -225,7 +225,7 @@ class History:
     def after(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
         """Anything written once the migration is committed (sqlx's execution_time)."""
 
-    def failed(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def failed(self, conn: sqlite3.Connection, migration: object, seconds: float, error: str = "") -> None:
         """What the framework records when a file that ran without a transaction fails."""
 
 
