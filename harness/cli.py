@@ -229,7 +229,7 @@ def cmd_migrations(args: argparse.Namespace) -> int:
     try:
         prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
                                     rows=args.rows, workdir=Path(args.workdir) if args.workdir else None,
-                                    foreign_keys=args.foreign_keys == "on", history=args.history)
+                                    foreign_keys=None if args.foreign_keys is None else args.foreign_keys == "on", history=args.history)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
@@ -314,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, prisma, drizzle, diesel, "
                                  "atlas or auto")
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
-    migrations.add_argument("--foreign-keys", choices=("on", "off"), default="on",
-                            help="migrate with PRAGMA foreign_keys ON (default, as most applications) or OFF")
+    migrations.add_argument("--foreign-keys", choices=("on", "off"),
+                            help="migrate with PRAGMA foreign_keys ON or OFF (default: as the framework's driver "
+                                 "starts, where the repository shows it, else ON)")
     migrations.add_argument("--history", help="the history table: a preset (a format's name) or "
                             "table=T,version=COL[,name=COL][,checksum=COL][,applied_at=COL][,success=COL]"
                             "[,kind=integer|timestamp|text][,preset=P]")

@@ -48,7 +48,7 @@ from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
 )
-from harness.engines.sqlfile_formats import discover, resolve_format
+from harness.engines.sqlfile_formats import discover, resolve
 from harness.engines.statements import Statement, split
 
 __all__ = [
@@ -94,14 +94,16 @@ class SqlFilesEngine(InProcessFaults):
 
     def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None, *,
                  foreign_keys: bool = True, history: HistorySpec = None) -> None:
-        self.format = resolve_format(fmt, directory)
+        choice = resolve(fmt, directory)
+        self.format = choice.format
         discovery = discover(directory, self.format)
         self.name = directory.name
         self.directory = directory
         self.files = discovery.files
         self.repeatables = discovery.repeatables  # Flyway R__ files, run after the versioned ones
         self.ignored = discovery.ignored  # for the report: misnamed files are easy to miss
-        self.notes = discovery.notes  # files recognised but not run (down, undo, unversioned ...)
+        #: how an ambiguous directory's format was chosen, then files recognised but not run
+        self.notes = ((choice.note,) if choice.note else ()) + discovery.notes
         self._format = REGISTRY[self.format]
         #: The history table written and read: the format's own, or one the scenario declares
         #: (a home-made runner's table, so databases it wrote are read as they are).
@@ -111,7 +113,7 @@ class SqlFilesEngine(InProcessFaults):
         self.foreign_keys = foreign_keys
         #: Whether the framework wraps the files in transactions; each migration also says it
         #: for itself (``Migration.transaction``), which lint follows.
-        self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
+        self.wraps = not self._format.own_runner and any(f.transaction for f in self.files)
 
     @property
     def history_table(self) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from harness.engines.formats import HistorySpec, history_spec
+from harness.engines.formats import detection
 from harness.engines.formats.history import parse_declaration
+from harness.engines.sqlfile_formats import resolve
 from harness.engines.loader import load_engine
 from harness.errors import InputError
 from harness.fixtures import build
@@ -37,15 +39,17 @@ class Prepared:
 
 
 def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, seed: int = 0, rows: int = 20,
-            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool = True,
+            workdir: Path | None = None, log: Callable[[str], None] = print, foreign_keys: bool | None = None,
             history: str | None = None) -> Prepared:
     """Fixtures for every intermediate version and a scenario gating ``directory``.
 
-    ``foreign_keys``: migrate with foreign keys ON (as most applications do) or OFF.
+    ``foreign_keys``: migrate with foreign keys ON or OFF; None: as the framework's driver
+    starts where the repository shows it, else ON (as most applications open them).
     ``history``: ``--history``, a preset's name or ``table=…,version=…`` (see ``history_option``).
     """
     if not directory.is_dir():
         raise InputError(directory, "is not a directory of migration files")
+    foreign_keys, why = _foreign_keys(directory, fmt, foreign_keys)
     spec = EngineSpec("sqlfiles", None, directory=directory.resolve(), format=fmt, setup=setup,
                       foreign_keys=foreign_keys, history=history_option(history))
     anchor = Path.cwd() / "harness-migrations.toml"  # relative setup paths resolve from the current directory
@@ -68,9 +72,22 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
     for note in getattr(engine, "notes", ()):
         if not note.endswith(DOWN_NOTE):  # every down file would be a line: not worth one
             log(f"note: {note}")
+    log(f"foreign keys: {'ON' if foreign_keys else 'OFF'} ({why}; override with --foreign-keys "
+        f"{'off' if foreign_keys else 'on'})")
     log(f"{len(migrations)} migrations ({getattr(engine, 'format', fmt)} format); built {len(legacy)} legacy "
         f"databases in {work}")
     return Prepared(scenario, tuple(m.version for m in migrations), work)
+
+
+def _foreign_keys(directory: Path, fmt: str, given: bool | None) -> tuple[bool, str]:
+    """The setting to migrate with, and why: as given, else the framework driver's default
+    where the repository shows the driver, else ON."""
+    if given is not None:
+        return given, "--foreign-keys"
+    found, why = detection.foreign_keys(resolve(fmt, directory).format, directory)
+    if found is None:
+        return True, f"the harness's default, as most applications open their database; {why}"
+    return found, why
 
 
 def history_option(text: str | None) -> HistorySpec:

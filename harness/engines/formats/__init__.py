@@ -65,11 +65,12 @@ import sqlite3
 from typing import Callable, Mapping
 
 from harness.engines.formats import (
-    atlas, dbmate, diesel, drizzle, flyway, golang_migrate, goose, plain, prisma, refinery, sqlx,
+    atlas, dbmate, detection, diesel, drizzle, flyway, golang_migrate, goose, numbered, plain, prisma, refinery, sqlx,
 )
 from harness.engines.formats.base import (
     CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, Discovery, Format, MigrationFile, Recognised,
 )
+from harness.engines.formats.detection import Choice
 from harness.engines.formats.history import (
     NO_HISTORY, DeclaredHistory, History, HistoryLayoutError, HistoryRow, Layout, Recorded, declared_layout,
     table_columns,
@@ -78,7 +79,7 @@ from harness.errors import InputError
 
 __all__ = [
     "AUTO", "CODE_CHECKSUM", "CODE_DIRTY", "CODE_GAP", "CODE_UNKNOWN", "FORMATS", "Discovery", "Format", "History",
-    "HistoryRow", "HistorySpec", "Layout", "MigrationFile", "Recognised", "Recorded", "detect", "get",
+    "Choice", "HistoryRow", "HistorySpec", "Layout", "MigrationFile", "Recognised", "Recorded", "choose", "detect", "get",
     "history_of", "history_tables", "read_history",
 ]
 
@@ -86,7 +87,7 @@ AUTO = "auto"
 #: Every format, by name: adding a framework is its module plus one line here.
 REGISTRY: dict[str, Format] = {f.name: f for f in (
     plain.FORMAT, refinery.FORMAT, flyway.FORMAT, sqlx.FORMAT, golang_migrate.FORMAT, goose.FORMAT, dbmate.FORMAT,
-    prisma.FORMAT, drizzle.FORMAT, diesel.FORMAT, atlas.FORMAT,
+    prisma.FORMAT, drizzle.FORMAT, diesel.FORMAT, atlas.FORMAT, numbered.FORMAT,
 )}
 FORMATS = tuple(REGISTRY)
 #: What a scenario or engine says about the history table: a preset (a format's name), a
@@ -169,100 +170,16 @@ def get(name: str, directory: Path | str = "") -> Format:
 
 
 def detect(directory: Path) -> str:
-    """The format of the migration files in ``directory``, from their names and markers.
+    """The format of the migration files in ``directory``; an ``InputError`` when it cannot be
+    told (see ``harness.engines.formats.detection``)."""
+    return detection.detect(directory, REGISTRY)
 
-    Every ``.sql`` file is matched against every format; the directory's format is the one
-    that every matching file allows. Names alone cannot tell some apart: ``V1__x.sql`` is
-    refinery or Flyway (an ``R__`` file, a dotted version or a ``.sql.conf`` says Flyway; a
-    ``U`` file that refinery would skip is no tie-breaker), ``1_x.up.sql`` is sqlx or
-    golang-migrate (a ``-- no-transaction`` first line says sqlx). Then the nearest project
-    file at or above the directory breaks the tie (``Cargo.toml``: refinery or sqlx;
-    ``go.mod``: golang-migrate or goose; ``pom.xml``, ``build.gradle``, ``build.sbt``,
-    ``flyway.conf``, ``flyway.toml``: Flyway), and so does a JVM resources layout
-    (``src/main/resources/**/migration``: Flyway's default location); failing that it is an
-    error asking for ``format``. ``1_x.sql`` without any marker is plain or sqlx: it is sqlx
-    in a Rust project (a ``Cargo.toml`` at or above the directory), otherwise plain, the
-    harness's own format.
-    """
-    if not directory.is_dir():
-        raise InputError(directory, "no such directory", key="engine.directory")
-    owners = [name for name, fmt in REGISTRY.items() if fmt.owns(directory)]
-    if len(owners) == 1:  # a journal, a sum file, one folder per migration: no name can say otherwise
-        return owners[0]
-    if owners:
-        raise InputError(directory, f"the directory's layout fits {' and '.join(owners)}; set format to one of them",
-                         key="engine.format")
-    per_file: dict[str, frozenset[str]] = {}
-    for path in sorted(p for p in directory.iterdir() if p.is_file()):
-        if path.name.lower().endswith(".sql.conf"):
-            per_file[path.name] = frozenset({"flyway"})
-            continue
-        if not path.name.lower().endswith(".sql"):
-            continue
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
-            raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
-        candidates = frozenset(name for name, fmt in REGISTRY.items() if fmt.claims(path.name, text))
-        if candidates:
-            per_file[path.name] = candidates
-    if not per_file:
-        return "plain"
-    common = frozenset.intersection(*per_file.values())
-    if not common:
-        groups: dict[frozenset[str], list[str]] = {}
-        for name, candidates in per_file.items():
-            groups.setdefault(candidates, []).append(name)
-        described = "; ".join(f"{', '.join(names[:3])}{' ...' if len(names) > 3 else ''}: "
-                              f"{' or '.join(sorted(c))}" for c, names in groups.items())
-        raise InputError(directory, f"migration files of different formats, candidates per file: {described}; "
-                                    f"set format to one of: {', '.join(FORMATS)}", key="engine.format")
-    if len(common) == 1:
-        return next(iter(common))
-    project = _project_marker(directory)
-    if common <= {"plain", "sqlx"}:
-        return "sqlx" if project is not None and project.name == "Cargo.toml" and "sqlx" in common else "plain"
-    if project is not None:
-        narrowed = common & PROJECT_MARKERS[project.name]
-        if len(narrowed) == 1:
-            return next(iter(narrowed))
-    if "flyway" in common and _jvm_resources(directory):
-        return "flyway"
-    seen = f" ({project} does not settle it)" if project is not None else ""
-    raise InputError(directory, f"cannot tell the migration format from the file names: it could be "
-                                f"{' or '.join(sorted(common))}{seen}; set format to one of them", key="engine.format")
+
+def choose(directory: Path) -> Choice:
+    """As ``detect``, but a tie nothing settles takes its documented default, with a note."""
+    return detection.choose(directory, REGISTRY)
 
 
 def _versioned(rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
     """The rows of versioned migrations (a Flyway repeatable's row records no version)."""
     return tuple(r for r in rows if not r.repeatable)
-
-
-#: Project files that say which ecosystem, hence which frameworks, a directory belongs to.
-#: Used only to break a tie the file names leave (refinery or Flyway, sqlx or golang-migrate).
-PROJECT_MARKERS: dict[str, frozenset[str]] = {
-    "Cargo.toml": frozenset({"refinery", "sqlx"}),
-    "go.mod": frozenset({"golang-migrate", "goose"}),
-    **{name: frozenset({"flyway"}) for name in ("pom.xml", "build.gradle", "build.gradle.kts", "build.sbt",
-                                                 "flyway.conf", "flyway.toml")},
-}
-
-
-def _jvm_resources(directory: Path) -> bool:
-    """``…/src/main/resources/…/migration``: where Flyway looks by default (``db/migration``)."""
-    parts = [p.lower() for p in directory.resolve().parts]
-    for i in range(len(parts) - 2):
-        if parts[i:i + 3] == ["src", "main", "resources"]:
-            return any(p in ("migration", "migrations") for p in parts[i + 3:])
-    return False
-
-
-def _project_marker(directory: Path) -> Path | None:
-    """The nearest project file at or above ``directory``, up to its repository's root."""
-    for folder in (directory.resolve(), *directory.resolve().parents):
-        for name in PROJECT_MARKERS:
-            if (folder / name).is_file():
-                return folder / name
-        if (folder / ".git").exists():
-            return None
-    return None

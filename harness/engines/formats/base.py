@@ -95,6 +95,8 @@ class Format:
     pattern_text = ""  # for messages: what a migration file is called
     has_checksums = True  # whether an edited file shows in the history (continuity check)
     batch = False  # True: one transaction around every pending file (Drizzle), not one per file
+    fallback = False  # True: detected only for numbered names that no other format takes
+    own_runner = False  # True: the harness's own runner, which decides per file whether to wrap it
     history: History
 
     # -- files ----------------------------------------------------------------------------

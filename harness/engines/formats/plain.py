@@ -46,6 +46,7 @@ class Plain(Format):
     name = "plain"
     pattern_text = "<integer>_<name>.sql"
     history = PlainHistory()
+    own_runner = True
 
     def recognise(self, filename: str) -> Recognised | None:
         match = PATTERN.match(filename)
