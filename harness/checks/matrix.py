@@ -31,6 +31,7 @@ from harness.checks.states import difference, state_of
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
 from harness.engines.formats import read_history
+from harness.engines.protocol import pending
 from harness.sqlite import inspect, schema
 from harness.sqlite.fileformat import read_header
 from harness.sqlite.files import copy_db, db_digest
@@ -116,9 +117,7 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
     fmt = ctx.history_format()
     first = start_version(ctx)
     steps = 0
-    for migration in ctx.migrations():
-        if migration.version <= first:
-            continue
+    for migration in pending(ctx.migrations(), first):
         outcome = ctx.engine.migrate(stepped, migration.version)
         steps += 1
         if not outcome.ok:
@@ -150,7 +149,7 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
     declared = Declared()
     if ctx.option("declared_mutations", False):  # zero-config: the SQL's own UPDATE/DELETE/DROP are intended
         first = start_version(ctx)
-        declared = declared_mutations(m.sql or "" for m in ctx.migrations() if m.version > first)
+        declared = declared_mutations(m.sql or "" for m in pending(ctx.migrations(), first))
     report = compare(done.before, done.db, fixes, ignore_tables={history_table} if history_table else (),
                      declared=declared)
     fixture = ctx.fixture()

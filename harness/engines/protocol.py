@@ -67,6 +67,11 @@ class Migration:
     key: str | None = None  # the version as its history table writes it, when not str(version) (Flyway's "1.1")
 
 
+def pending(migrations: Sequence[Migration], start: Version | None) -> tuple[Migration, ...]:
+    """The migrations after ``start`` in the engine's order (text ids have no order of their own)."""
+    return tuple(migrations[version_index(migrations, start):])
+
+
 def version_index(migrations: Sequence[Migration], version: Version | None) -> int:
     """How many of ``migrations`` (in the engine's order) are applied at ``version``.
 

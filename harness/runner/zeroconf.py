@@ -63,7 +63,7 @@ def prepare(directory: Path, *, fmt: str = "auto", setup: str | None = None, see
                           description=f"the first {i + 1} migrations ({m.name}) and generated data")
                    for i, m in enumerate(migrations[:-1]))
     recipe = Recipe(path=anchor, engine="", seed=seed, rows_per_table=rows,
-                    history_table=getattr(engine, "history_table", "schema_migrations"), legacy=legacy)
+                    history_table=getattr(engine, "history_table"), legacy=legacy)
     setup_callable = getattr(engine, "_setup", None)
     build.build(recipe, work / "fixtures", log=lambda line: None, engine=engine, setup=setup_callable)
     scenario = work / "scenario.toml"

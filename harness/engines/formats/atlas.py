@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from harness.engines.formats.base import Discovery, Format, MigrationFile, Recognised, decode
-from harness.engines.formats.history import History, HistoryRow, Layout
+from harness.engines.formats.base import Discovery, Format, MigrationFile, Recognised, decode, versions_or_ranks
+from harness.engines.formats.history import History, HistoryRow, Layout, numeric_versions
 from harness.errors import InputError
 
 PATTERN = re.compile(r"^(?P<version>[^_]+)(?:_(?P<desc>.*))?\.sql$")
@@ -75,28 +75,28 @@ class AtlasHistory(History):
     created_first = True
 
     def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
-        return tuple(dataclasses.replace(r, version=int(r.key)) if r.key.isdigit() else r for r in rows)
+        return numeric_versions(rows)
 
-    def before(self, conn: sqlite3.Connection, migration: object) -> None:
+    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
         """The revision row, before the first statement; in ``file`` mode rolled back with the file."""
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
-        total = len(getattr(migration, "statements")())
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+        total = len(migration.statements())
         conn.execute("INSERT OR REPLACE INTO `atlas_schema_revisions` (`version`, `description`, `type`, `applied`, "
                      "`total`, `executed_at`, `execution_time`, `hash`, `operator_version`) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (getattr(migration, "history_key"), getattr(migration, "name"), EXECUTE, total, total,
+                     (migration.history_key, migration.name, EXECUTE, total, total,
                       time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), int(seconds * 1e9),
-                      getattr(migration, "checksum"), OPERATOR))
+                      migration.checksum, OPERATOR))
 
-    def failed(self, conn: sqlite3.Connection, migration: object, seconds: float, error: str = "") -> None:
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float, error: str = "") -> None:
         """``txmode none``: the row stays, with the error, so that the next run resumes."""
         conn.execute("INSERT OR REPLACE INTO `atlas_schema_revisions` (`version`, `description`, `type`, `applied`, "
                      "`total`, `executed_at`, `execution_time`, `error`, `hash`, `operator_version`) "
                      "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                     (getattr(migration, "history_key"), getattr(migration, "name"), EXECUTE,
-                      len(getattr(migration, "statements")()), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                      int(seconds * 1e9), error, getattr(migration, "checksum"), OPERATOR))
+                     (migration.history_key, migration.name, EXECUTE,
+                      len(migration.statements()), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                      int(seconds * 1e9), error, migration.checksum, OPERATOR))
 
     def read(self, conn: sqlite3.Connection) -> tuple[HistoryRow, ...]:
         """A revision with an error, or fewer statements applied than it has, is not finished."""
@@ -127,10 +127,7 @@ class Atlas(Format):
         return False  # recognised by its atlas.sum (``owns``)
 
     def versions(self, found: Sequence[Recognised]) -> list[int]:
-        keys = [f.key for f in found]
-        if all(k.isdigit() for k in keys) and [int(k) for k in keys] == sorted(int(k) for k in keys):
-            return [int(k) for k in keys]
-        return list(range(1, len(found) + 1))
+        return versions_or_ranks([f.key for f in found])
 
     def normalize_key(self, key: str) -> str:
         return key

@@ -210,6 +210,21 @@ class Format:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def folder_entries(directory: Path, script: str) -> list[tuple[str, Path]]:
+    """One folder per migration (Prisma, Diesel): ``(folder name, its script)``, then the loose files."""
+    listing = sorted(directory.iterdir())
+    return ([(d.name, d / script) for d in listing if d.is_dir() and (d / script).is_file()]
+            + [(p.name, p) for p in listing if p.is_file()])
+
+
+def versions_or_ranks(keys: Sequence[str]) -> list[int]:
+    """Text versions in the framework's order as ``Migration.version``: the integers when every
+    one is digits and they ascend in that order, else each one's 1-based rank."""
+    if all(k.isdigit() for k in keys) and all(int(a) < int(b) for a, b in zip(keys, keys[1:])):
+        return [int(k) for k in keys]
+    return list(range(1, len(keys) + 1))
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()

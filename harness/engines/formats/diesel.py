@@ -18,15 +18,14 @@ that order. The version text itself is the history key.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import sqlite3
 import tomllib
 from pathlib import Path
 from typing import Sequence
 
-from harness.engines.formats.base import Format, MigrationFile, Recognised, decode
-from harness.engines.formats.history import History, HistoryRow, Layout
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, folder_entries, versions_or_ranks
+from harness.engines.formats.history import History, HistoryRow, Layout, numeric_versions
 from harness.errors import InputError
 
 FOLDER = re.compile(r"^(?P<version>[^_]+)(?:_(?P<name>.*))?$")
@@ -42,11 +41,11 @@ class DieselHistory(History):
     created_first = True
 
     def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
-        return tuple(dataclasses.replace(r, version=int(r.key)) if r.key.isdigit() else r for r in rows)
+        return numeric_versions(rows)
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute("INSERT INTO __diesel_schema_migrations (version) VALUES (?)",
-                     (getattr(migration, "history_key"),))
+                     (migration.history_key,))
 
 
 class Diesel(Format):
@@ -59,8 +58,7 @@ class Diesel(Format):
         return any((d / UP).is_file() for d in directory.iterdir() if d.is_dir())
 
     def entries(self, directory: Path) -> list[tuple[str, Path]]:
-        folders = [(d.name, d / UP) for d in sorted(directory.iterdir()) if d.is_dir() and (d / UP).is_file()]
-        return folders + [(p.name, p) for p in sorted(directory.iterdir()) if p.is_file()]
+        return folder_entries(directory, UP)
 
     def recognise(self, filename: str) -> Recognised | None:
         match = FOLDER.match(filename)
@@ -75,10 +73,7 @@ class Diesel(Format):
         return False  # recognised by its folders (``owns``), never by a file name
 
     def versions(self, found: Sequence[Recognised]) -> list[int]:
-        keys = [f.key for f in found]
-        if all(k.isdigit() for k in keys) and [int(k) for k in keys] == sorted(int(k) for k in keys):
-            return [int(k) for k in keys]
-        return list(range(1, len(found) + 1))
+        return versions_or_ranks([f.key for f in found])
 
     def normalize_key(self, key: str) -> str:
         return key  # Diesel compares version strings

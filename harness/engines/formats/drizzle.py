@@ -44,9 +44,9 @@ class DrizzleHistory(History):
               '\t\t)',)
     created_first = True
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES(?, ?)',
-                     (getattr(migration, "checksum"), int(getattr(migration, "history_key"))))
+                     (migration.checksum, int(migration.history_key)))
 
 
 class Drizzle(Format):

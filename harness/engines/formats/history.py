@@ -20,10 +20,13 @@ import re
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Mapping, Sequence
 
 from harness.engines.protocol import Migration, Version
 from harness.errors import InputError
+
+if TYPE_CHECKING:  # base imports this module; the type only is needed here
+    from harness.engines.formats.base import MigrationFile
 
 VersionKind = Literal["integer", "timestamp", "text"]
 KINDS: tuple[VersionKind, ...] = ("integer", "timestamp", "text")
@@ -216,16 +219,16 @@ class History:
             for statement in self.create:
                 conn.execute(statement)
 
-    def before(self, conn: sqlite3.Connection, migration: object) -> None:
+    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
         """Anything written before the body runs (golang-migrate's dirty flag)."""
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         raise NotImplementedError
 
-    def after(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def after(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         """Anything written once the migration is committed (sqlx's execution_time)."""
 
-    def failed(self, conn: sqlite3.Connection, migration: object, seconds: float, error: str = "") -> None:
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float, error: str = "") -> None:
         """What the framework records when a file that ran without a transaction fails."""
 
 
@@ -266,6 +269,11 @@ NO_HISTORY = Recorded("none", None, ())
 def migration_key(migration: Migration) -> str:
     """The version as the engine's history table writes it."""
     return migration.key if migration.key is not None else str(migration.version)
+
+
+def numeric_versions(rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+    """Text keys that are digits read as integer versions, like the files' (Diesel, Atlas)."""
+    return tuple(replace(r, version=int(r.key)) if r.key.isdigit() else r for r in rows)
 
 
 def _quote(name: str) -> str:
@@ -309,11 +317,11 @@ class DeclaredHistory(History):
                             for role, column in layout.columns())
         self.create = (f"CREATE TABLE IF NOT EXISTS {_quote(layout.table)} ({columns})",)
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         layout = self.layout
-        key = str(getattr(migration, "history_key", getattr(migration, "version", "")))
+        key = migration.history_key
         values = {"version": key if layout.kind == "text" else layout.version_of(key),
-                  "name": getattr(migration, "name", None), "checksum": getattr(migration, "checksum", None),
+                  "name": migration.name, "checksum": migration.checksum,
                   "applied_at": _now(), "success": 1, "dirty": 0}
         roles = layout.columns()
         if layout.cumulative:

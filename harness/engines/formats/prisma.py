@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, strip_bom
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, folder_entries, strip_bom
 from harness.engines.formats.history import History, HistoryRow, Layout
 
 FOLDER = re.compile(r"^(?P<version>\d+)_(?P<name>.+)$")
@@ -59,24 +59,24 @@ class PrismaHistory(History):
         return tuple(dataclasses.replace(r, name=m["name"], version=int(m["version"]))
                      if (m := FOLDER.match(r.key)) else r for r in rows)
 
-    def before(self, conn: sqlite3.Connection, migration: object) -> None:
-        key = str(getattr(migration, "history_key"))
-        checksum = str(getattr(migration, "checksum"))
+    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
+        key = migration.history_key
+        checksum = migration.checksum
         # Prisma writes a random v4 uuid; this one is derived from the migration, so runs repeat.
         row_id = str(uuid.UUID(bytes=hashlib.sha256(f"{key}\0{checksum}".encode()).digest()[:16], version=4))
         conn.execute('INSERT INTO "_prisma_migrations" ("id", "checksum", "started_at", "migration_name") '
                      'VALUES (?, ?, ?, ?)', (row_id, checksum, _now_ms(), key))
 
-    def record(self, conn: sqlite3.Connection, migration: object, seconds: float) -> None:
+    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute('UPDATE "_prisma_migrations" SET "finished_at" = ?, '
                      '"applied_steps_count" = "applied_steps_count" + 1 '
                      'WHERE "migration_name" = ? AND "finished_at" IS NULL AND "rolled_back_at" IS NULL',
-                     (_now_ms(), str(getattr(migration, "history_key"))))
+                     (_now_ms(), migration.history_key))
 
-    def failed(self, conn: sqlite3.Connection, migration: object, seconds: float, error: str = "") -> None:
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float, error: str = "") -> None:
         conn.execute('UPDATE "_prisma_migrations" SET "logs" = ? '
                      'WHERE "migration_name" = ? AND "finished_at" IS NULL AND "rolled_back_at" IS NULL',
-                     (error, str(getattr(migration, "history_key"))))
+                     (error, migration.history_key))
 
 
 class Prisma(Format):
@@ -89,8 +89,7 @@ class Prisma(Format):
             (d / SCRIPT).is_file() for d in directory.iterdir() if d.is_dir())
 
     def entries(self, directory: Path) -> list[tuple[str, Path]]:
-        folders = [(d.name, d / SCRIPT) for d in sorted(directory.iterdir()) if d.is_dir() and (d / SCRIPT).is_file()]
-        return folders + [(p.name, p) for p in sorted(directory.iterdir()) if p.is_file()]
+        return folder_entries(directory, SCRIPT)
 
     def recognise(self, filename: str) -> Recognised | None:
         match = FOLDER.match(filename)
