@@ -11,6 +11,7 @@ from typing import Sequence
 
 from harness import scenario as scenario_mod
 from harness.checks.catalogue import families
+from harness.engines.formats import FORMATS
 from harness.engines.loader import load_engine
 from harness.errors import HarnessError, InputError
 from harness.reporting import results as results_mod
@@ -310,9 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrations = sub.add_parser("migrations", help="zero-config: gate a directory of SQL migration files "
                                 "(a legacy database per version, upgraded and compared with a fresh install)")
     migrations.add_argument("directory")
-    migrations.add_argument("--format", default="auto",
-                            help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, prisma, drizzle, diesel, "
-                                 "atlas or auto")
+    migrations.add_argument("--format", default="auto", help=f"{', '.join(FORMATS)} or auto")
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
     migrations.add_argument("--foreign-keys", choices=("on", "off"),
                             help="migrate with PRAGMA foreign_keys ON or OFF (default: as the framework's driver "

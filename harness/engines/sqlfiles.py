@@ -1,7 +1,8 @@
 """The sqlfiles adapter: the harness itself applies a directory of SQL migration files.
 
 The directory is applied with the semantics of the framework that wrote it (``format``:
-plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, or ``auto`` to detect it; see
+plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, prisma, drizzle, diesel, atlas,
+numbered, or ``auto`` to detect it; see
 ``harness.engines.formats``): its file names and numeric order, the "up" part of each file,
 its no-transaction markers, and its own history table, written exactly as the framework
 writes it so that a database migrated here and one migrated by the application look alike.

@@ -45,7 +45,10 @@ statement that does nothing or fails inside a transaction (``PRAGMA foreign_keys
 ``VACUUM`` ...) unwrapped (``harness.engines.sqlfiles.runs_unwrapped``); golang-migrate
 runs every file unwrapped when some file has its own ``BEGIN``/``COMMIT`` (the project
 must then use ``x-no-tx-wrap``); Flyway runs a file with ``PRAGMA foreign_keys`` unwrapped
-(its SQLite parser says that statement cannot run in a transaction). Order is always numeric.
+(its SQLite parser says that statement cannot run in a transaction). Order is numeric, except
+where the framework itself orders by text (Diesel, Atlas: fixed-width timestamps) or by a
+journal (Drizzle). ``numbered`` (generic numbered names no framework takes) runs as plain.
+``detection`` tells a directory's format (``detect``, strict; ``choose``, for zero-config).
 
 History tables: each format's ``history`` (``harness.engines.formats.history.History``)
 holds its table's ``Layout`` (name, columns, version kind, written order), the DDL, the rows
