@@ -57,3 +57,15 @@ def parse_id(case_id: str) -> tuple[str, tuple[tuple[str, str], ...], str] | Non
 def case_seed(suite_seed: int, case_id: str) -> int:
     digest = hashlib.sha256(f"{suite_seed}\0{case_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def split_listed_id(text: str) -> tuple[str | None, str]:
+    """``(scenario path or None, case id)`` from what ``harness list`` prints or a bare id.
+
+    ``harness list`` prints ``scenarios/app.toml::matrix[fixture=v3]::upgrades``; case ids
+    hold ``::`` themselves, so the scenario part is whatever ends in ``.toml`` before them.
+    """
+    head, sep, rest = text.partition(".toml::")
+    if sep and rest and "[" not in head and not head.endswith("]"):
+        return head + ".toml", rest
+    return None, text

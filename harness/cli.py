@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from harness import scenario as scenario_mod
+from harness.cases import split_listed_id
 from harness.checks.catalogue import families
 from harness.engines.formats import FORMATS
 from harness.engines.loader import load_engine
 from harness.errors import HarnessError, InputError
 from harness.reporting import results as results_mod
 from harness.reporting.results import RunResult
-from harness.runner.expand import expand, load_manifest
+from harness.runner.expand import check_operations, expand, load_manifest
 from harness.reporting.console import failure_text, summary
 from harness.runner.discovery import is_scenario_file
 from harness.runner.history_check import check_declared_history
@@ -50,7 +52,9 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
         scenario = scenario_mod.load(path, profile)
         manifest = load_manifest(scenario)
         expanded[path] = expand(scenario, manifest, seed=seed)
-        load_engine(scenario.engine, scenario.path)
+        engine = load_engine(scenario.engine, scenario.path)
+        check_operations(scenario, expanded[path], frozenset(engine.operations),
+                         lists_migrations=getattr(engine, "lists_migrations", True))
         check_declared_history(scenario, manifest)
     return expanded
 
@@ -92,8 +96,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         extra.append("--harness-keep")
     if args.k:
         extra += ["-k", args.k]
-    for case in args.case or []:
-        extra.append(f"--harness-case={case}")
+    for case in args.case or []:  # a bare id, or the `scenario.toml::id` that `harness list` prints
+        extra.append(f"--harness-case={split_listed_id(case)[1]}")
     if args.workdir:
         extra.append(f"--harness-workdir={args.workdir}")
     if args.runbook_base:
@@ -103,7 +107,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if status in (2, 3, 4) or not results_file.is_file():
         print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
         return 2
-    run = results_mod.read(results_file)
+    run = shipped(results_mod.read(results_file), reports)
     if not run.cases:
         print("harness: no case ran (check the -k / --case / --shard selection)", file=sys.stderr)
         return 2
@@ -116,6 +120,13 @@ def write_reports(run: RunResult, reports: Path) -> list[Path]:
     from harness.reporting.publish import write_all
 
     return write_all(run, reports)
+
+
+def shipped(run: RunResult, reports: Path) -> RunResult:
+    """``run`` with runbook links that resolve where the reports are (see ``reporting.links``)."""
+    from harness.reporting.links import ship
+
+    return ship(run, reports)
 
 
 def cmd_shard(args: argparse.Namespace) -> int:
@@ -165,15 +176,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_repro(args: argparse.Namespace) -> int:
-    files = find_scenarios([args.scenario] if args.scenario else [])
-    owners = [p for p, cases in validate(files, args.seed).items() if any(c.id == args.case_id for c in cases)]
+    listed, case_id = split_listed_id(args.case_id)  # `harness list` prints scenario.toml::id
+    scenario = args.scenario or listed
+    files = find_scenarios([scenario] if scenario else [])
+    owners = [p for p, cases in validate(files, args.seed).items() if any(c.id == case_id for c in cases)]
     if not owners:
-        raise InputError(args.scenario or DEFAULT_SCENARIOS, f"no case '{args.case_id}' (see `harness list`)")
+        raise InputError(scenario or DEFAULT_SCENARIOS, f"no case '{case_id}' (see `harness list`)")
     if len(owners) > 1:
-        raise InputError(args.case_id, f"is in several scenarios ({', '.join(map(str, owners))}): add --scenario")
+        raise InputError(case_id, f"is in several scenarios ({', '.join(map(str, owners))}): add --scenario")
     workdir = Path(args.workdir).resolve()
     reports = workdir / "reports"
-    extra = [f"--harness-case={args.case_id}", "--harness-keep", f"--harness-workdir={workdir}"]
+    extra = [f"--harness-case={case_id}", "--harness-keep", f"--harness-workdir={workdir}"]
     if args.seed is not None:
         extra.append(f"--harness-seed={args.seed}")
     status = run_pytest(owners, reports, extra)
@@ -219,7 +232,7 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
     name = args.name or f"captured-v{args.version}-{db.stem.lower()}"
     tags = tuple(args.tag or ["captured"])
     path = capture.capture(db, Path(args.manifest), version=args.version, name=name, tags=tags,
-                           description=args.description or "")
+                           description=args.description or "", expect_error=args.expect_error)
     print(f"wrote {path} and its entry in {args.manifest}")
     return 0
 
@@ -227,16 +240,26 @@ def cmd_fixtures_capture(args: argparse.Namespace) -> int:
 def cmd_migrations(args: argparse.Namespace) -> int:
     from harness.runner import zeroconf
 
+    from harness.runner.released import parse_list
+
+    reports = Path(args.reports)
+    # the written scenario and fixtures stay beside the reports: their repro commands run them
+    workdir = Path(args.workdir) if args.workdir else reports / "migrations"
+    released = parse_list(args.released, "--released") if args.released else None
     try:
+        if not args.workdir and (workdir / "fixtures").is_dir():
+            shutil.rmtree(workdir / "fixtures")  # the previous run's databases: rebuilt below
         prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
-                                    rows=args.rows, workdir=Path(args.workdir) if args.workdir else None,
-                                    foreign_keys=None if args.foreign_keys is None else args.foreign_keys == "on", history=args.history)
+                                    rows=args.rows, workdir=workdir,
+                                    foreign_keys=None if args.foreign_keys is None else args.foreign_keys == "on",
+                                    released=released, released_from_git=args.released_from_git, history=args.history)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
         raise HarnessError(f"cannot prepare {args.directory}: {type(exc).__name__}: {exc}") from None
-    reports = prepared.workdir / "reports"
     extra = ["--harness-keep"] if args.keep else []
+    if args.runbook_base:
+        extra.append(f"--harness-runbook-base={args.runbook_base}")
     if args.workers not in (None, "0"):
         extra += ["-n", args.workers]
     status = run_pytest([prepared.scenario], reports, extra)
@@ -244,13 +267,23 @@ def cmd_migrations(args: argparse.Namespace) -> int:
     if status in (2, 3, 4) or not results_file.is_file():
         print(f"harness: pytest ended with status {status} before the gate could judge", file=sys.stderr)
         return 2
-    run = results_mod.read(results_file)
+    run = shipped(results_mod.read(results_file), reports)
+    written = write_reports(run, reports)
     if args.junit:
         from harness.reporting import junit
 
         junit.write(run, Path(args.junit))
-    print(summary(run, f"{args.junit or reports / 'junit.xml'}; rerun: harness gate {prepared.scenario}"))
+        written.append(Path(args.junit))
+    print(summary(run, f"{', '.join(map(str, written))}; rerun: harness gate {_shown(prepared.scenario)}"))
     return 0 if run.passed else 1
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when inside it (what a user would type)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def cmd_plans(args: argparse.Namespace) -> int:
@@ -319,10 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrations.add_argument("--history", help="the history table: a preset (a format's name) or "
                             "table=T,version=COL[,name=COL][,checksum=COL][,applied_at=COL][,success=COL]"
                             "[,kind=integer|timestamp|text][,preset=P]")
+    migrations.add_argument("--reports", default="reports", help="directory for the reports (HTML, Markdown, "
+                            "JUnit, results.json) and, under migrations/, the scenario and fixtures they rerun")
     migrations.add_argument("--junit", help="also write the JUnit XML here")
+    migrations.add_argument("--released", metavar="V1,V2,…", help="only these versions were released: legacy "
+                            "databases only at them (default: every version)")
+    migrations.add_argument("--released-from-git", action="store_true", help="the released versions are the "
+                            "repository's tags: at each, the newest migration present")
+    migrations.add_argument("--runbook-base", help="base URL of runbook pages (default: pages copied next to the "
+                            "report)")
     migrations.add_argument("--seed", type=int, default=0)
     migrations.add_argument("--rows", type=int, default=20, help="generated rows per table in each legacy database")
-    migrations.add_argument("--workdir", help="keep fixtures, scenario and reports here (default: a temp dir)")
+    migrations.add_argument("--workdir", help="write the scenario and fixtures here (default: REPORTS/migrations)")
     migrations.add_argument("-n", "--workers", default="0", help="pytest-xdist workers (default serial)")
     migrations.add_argument("--keep", action="store_true", help="keep every case's files")
     migrations.set_defaults(func=cmd_migrations)
@@ -349,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     fcapture.add_argument("--name", help="fixture name (default: captured-v<V>-<file stem>)")
     fcapture.add_argument("--tag", action="append", help="a tag (repeatable; default: captured)")
     fcapture.add_argument("--description")
+    fcapture.add_argument("--expect-error", metavar="CODE", help="with --tag negative: the error code the engine "
+                          "must refuse this database with")
     fcapture.add_argument("--manifest", default="fixtures/manifest.toml")
     fcapture.set_defaults(func=cmd_fixtures_capture)
     return parser

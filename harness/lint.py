@@ -38,7 +38,7 @@ from typing import Mapping, Sequence
 
 from harness.engines.formats import history_tables, markers
 from harness.engines.protocol import Migration
-from harness.sql import OP, Statement, Token, split
+from harness.sql import OP, Statement, Token, pragma, split
 
 ERROR = "error"
 WARN = "warn"
@@ -292,7 +292,7 @@ class _MigrationLint:
                           f"transaction (a no-transaction migration) or not in a migration at all")
 
     def _pragma_in_transaction(self, index: int, stmt: _Tokens, opened_at: int | None) -> None:
-        name, value = markers.pragma(stmt.statement)
+        name, value = pragma(stmt.statement)
         if name not in markers.CONNECTION_PRAGMAS or value is None:
             return  # reading a PRAGMA inside a transaction is fine
         where = _where(opened_at)

@@ -3,7 +3,7 @@
 A scenario is TOML (see ``scenarios/reference.toml``)::
 
     [suite]            name, description, seed, runbook_base
-    [engine]           adapter = "python" | "command" | "sqlfiles", plus the adapter's keys
+    [engine]           adapter = "python" | "command" | "sqlfiles" | "alembic" | "dbmate", plus its keys
     [fixtures]         manifest = "../fixtures/manifest.toml"
     [checks.<family>]  severity, only, skip, fixtures, runbooks, severities, thresholds, params
 
@@ -23,16 +23,18 @@ from harness.engines.formats import HistorySpec, history_spec
 from harness.tomlfile import TomlDoc, check_keys, get, get_choice, get_str_list
 
 SEVERITIES = ("error", "warn")
-ADAPTERS = ("python", "command", "sqlfiles")
+ADAPTERS = ("python", "command", "sqlfiles", "alembic", "dbmate")
 OPERATIONS = ("migrate", "open", "diagnostics", "posture", "migrations")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 _TOP_KEYS = ("suite", "engine", "fixtures", "checks", "profiles")
 _SUITE_KEYS = ("name", "description", "seed", "runbook_base")
 _ENGINE_KEYS = {
-    "python": ("adapter", "target", "options", "sys_path", "history"),
-    "command": ("adapter", "commands", "timeout", "error_pattern", "cwd", "env", "history"),
+    "python": ("adapter", "target", "options", "sys_path", "history", "error_codes"),
+    "command": ("adapter", "commands", "timeout", "error_pattern", "cwd", "env", "history", "error_codes"),
     "sqlfiles": ("adapter", "directory", "format", "setup", "history", "foreign_keys"),
+    "alembic": ("adapter", "alembic_config", "sys_path", "history"),
+    "dbmate": ("adapter", "directory", "binary", "timeout", "setup", "history", "foreign_keys"),
 }
 _FAMILY_KEYS = ("enabled", "severity", "only", "skip", "fixtures", "runbooks", "severities",
                 "thresholds", "params")
@@ -65,6 +67,9 @@ class EngineSpec:
     setup: str | None = None
     history: HistorySpec = None  # the history table: a preset's name, a declared Layout; None = detect
     foreign_keys: bool = True  # sqlfiles: migrate with PRAGMA foreign_keys ON
+    error_codes: Mapping[str, str] = field(default_factory=dict)  # the engine's code -> the harness's
+    alembic_config: Path | None = None  # alembic: its alembic.ini
+    binary: str | None = None  # dbmate: the executable (default: found on PATH or in node_modules/.bin)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class Scenario:
     runbook_base: str | None = None
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     profile: str | None = None  # the profile laid over this scenario, if any
+    released: tuple[str, ...] = ()  # [fixtures] released: the versions users can hold (default: all)
+    released_from_git: bool = False  # [fixtures] released_from_git: those versions from the repository's tags
 
     @property
     def root(self) -> Path:
@@ -136,10 +143,16 @@ def load(path: Path, profile: str | None = None) -> Scenario:
     seed = get(doc, "suite", suite, "seed", int, 0)
     engine = _engine(doc, get(doc, "", data, "engine", dict, required=True))
     manifest = None
+    released: tuple[str, ...] = ()
+    released_from_git = False
     if "fixtures" in data:
         fixtures = get(doc, "", data, "fixtures", dict)
-        check_keys(doc, "fixtures", fixtures, ("manifest",))
+        check_keys(doc, "fixtures", fixtures, ("manifest", "released", "released_from_git"))
         raw = get(doc, "fixtures", fixtures, "manifest", str, required=True)
+        released = tuple(str(v) for v in get(doc, "fixtures", fixtures, "released", list, []))
+        if any(not v.strip() for v in released):
+            raise doc.error("fixtures.released", "expected released versions, got an empty one")
+        released_from_git = get(doc, "fixtures", fixtures, "released_from_git", bool, False)
         manifest = _resolve(path, raw)
         if not manifest.is_file():
             raise doc.error("fixtures.manifest", f"no such file: {raw}")
@@ -155,6 +168,8 @@ def load(path: Path, profile: str | None = None) -> Scenario:
         seed=seed,
         engine=engine,
         fixtures_manifest=manifest,
+        released=released,
+        released_from_git=released_from_git,
         families=families,
         runbook_base=get(doc, "suite", suite, "runbook_base", str),
         profiles=profiles,
@@ -184,6 +199,34 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
     check_keys(doc, "engine", table, _ENGINE_KEYS[adapter])
     line = doc.line("engine")
     history = _history(doc, table)
+    error_codes = get(doc, "engine", table, "error_codes", dict, {})
+    for key, value in error_codes.items():
+        if not isinstance(value, str) or not value:
+            raise doc.error(f"engine.error_codes.{key}", f"expected the harness's error code (a string), got {value!r:.40}")
+    if adapter == "alembic":
+        config = get(doc, "engine", table, "alembic_config", str, "alembic.ini")
+        resolved_config = _resolve(doc.path, config)
+        if not resolved_config.is_file():
+            raise doc.error("engine.alembic_config" if "alembic_config" in table else "engine",
+                            f"no such file: {config} (alembic's configuration)")
+        return EngineSpec(
+            adapter, line, alembic_config=resolved_config, history=history,
+            sys_path=tuple(_resolve(doc.path, p) for p in get_str_list(doc, "engine", table, "sys_path")),
+        )
+    if adapter == "dbmate":
+        directory = get(doc, "engine", table, "directory", str, "db/migrations")
+        resolved = _resolve(doc.path, directory)
+        if not resolved.is_dir():
+            raise doc.error("engine.directory" if "directory" in table else "engine",
+                            f"no such directory: {directory} (dbmate's migrations)")
+        timeout = get(doc, "engine", table, "timeout", (int, float), 60.0)
+        if timeout <= 0:
+            raise doc.error("engine.timeout", f"expected a positive number of seconds, got {timeout}")
+        return EngineSpec(
+            adapter, line, directory=resolved, format="dbmate", binary=get(doc, "engine", table, "binary", str),
+            timeout=float(timeout), setup=get(doc, "engine", table, "setup", str), history=history,
+            foreign_keys=get(doc, "engine", table, "foreign_keys", bool, False),
+        )
     if adapter == "python":
         target = get(doc, "engine", table, "target", str, required=True)
         if ":" not in target:
@@ -192,7 +235,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
             adapter, line, target=target,
             options=get(doc, "engine", table, "options", dict, {}),
             sys_path=tuple(_resolve(doc.path, p) for p in get_str_list(doc, "engine", table, "sys_path")),
-            history=history,
+            history=history, error_codes=error_codes,
         )
     if adapter == "command":
         raw_commands = get(doc, "engine", table, "commands", dict, required=True)
@@ -223,6 +266,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
         return EngineSpec(
             adapter, line, commands=commands, timeout=float(timeout), error_pattern=pattern,
             cwd=_resolve(doc.path, cwd) if cwd else doc.path.parent.resolve(), env=env, history=history,
+            error_codes=error_codes,
         )
     directory = get(doc, "engine", table, "directory", str, required=True)
     resolved = _resolve(doc.path, directory)

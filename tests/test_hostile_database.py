@@ -37,7 +37,7 @@ def test_hostile_names_and_values_end_to_end(tmp_path: Path) -> None:
         f"DROP TABLE {quoted};\nALTER TABLE t_new RENAME TO {quoted};\n", encoding="utf-8")
     reports = tmp_path / "reports"
     proc = subprocess.run([sys.executable, "-m", "harness", "migrations", str(migrations), "--workdir",
-                           str(tmp_path / "work"), "--junit", str(reports / "junit.xml")], cwd=ROOT,
+                           str(tmp_path / "work"), "--reports", str(reports)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     root = ET.parse(reports / "junit.xml").getroot()  # valid XML whatever the database held
@@ -46,7 +46,7 @@ def test_hostile_names_and_values_end_to_end(tmp_path: Path) -> None:
     text = " ".join((f.find("failure").get("message") or "") + (f.find("failure").text or "") for f in failures)
     assert "<script>" in text  # the name survives, as text
     assert "\x1b" not in text and "\x07" not in text
-    rendered = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "work" / "reports" /
+    rendered = subprocess.run([sys.executable, "-m", "harness", "report", str(reports /
                                "results.json"), "--reports", str(tmp_path / "html")], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
     assert rendered.returncode == 1, rendered.stdout + rendered.stderr  # the run failed: so does its report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,10 +19,14 @@ UPGRADE_CHECKS = ("upgrades", "schema-converges", "path-equivalent", "data-prese
 FRESH_ONLY_SKIPS = {"schema-converges", "data-preserved"}  # nothing to compare on a fresh install
 
 
+#: The harness's own dbmate emulation is under test here, not a dbmate binary the machine may have.
+EMULATED = {k: v for k, v in os.environ.items() if k != "HARNESS_DBMATE"}
+
+
 def migrations(tmp_path: Path, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness", "migrations", str(directory), "--workdir",
-                           str(tmp_path / "work"), "--junit", str(tmp_path / "junit.xml"), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           str(tmp_path / "work"), "--reports", str(tmp_path / "reports"), "--junit", str(tmp_path / "junit.xml"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=EMULATED)
 
 
 def migration_versions(directory: Path) -> list[int]:

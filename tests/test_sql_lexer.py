@@ -182,6 +182,15 @@ def test_huge_unterminated_inputs_lex_in_linear_time() -> None:
         assert "".join(t.text for t in tokens) == text
 
 
+def test_scan_reads_only_as_far_as_asked() -> None:
+    from harness.sql import scan
+
+    sql = "/* c */ INSERT INTO t VALUES (" + ", ".join(["x'00ff'"] * 200000) + ")"
+    tokens = scan(sql)
+    assert [next(tokens).word, next(tokens).word] == ["INSERT", "INTO"]
+    assert list(scan("a (b)", trivia=True)) == tokenize("a (b)", trivia=True)
+
+
 # --- statements ------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.engines.formats import markers
-from harness.sql import split
+from harness.sql import pragma, split
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -21,7 +21,7 @@ from harness.sql import split
 ])
 def test_pragma_name_and_value(sql: str, expected: tuple[str | None, str | None]) -> None:
     statement, = split(sql)
-    assert markers.pragma(statement) == expected
+    assert pragma(statement) == expected
 
 
 def test_transaction_control() -> None:

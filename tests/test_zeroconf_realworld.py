@@ -31,8 +31,9 @@ DATA = Path(__file__).resolve().parent / "data" / "zeroconf"
 
 def migrations(tmp_path: Path, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, CACHE_ENV: str(tmp_path / "cache")}  # a fixture cached by another run proves nothing
+    env.pop("HARNESS_DBMATE", None)  # the formats' emulation is under test, not a dbmate binary
     return subprocess.run([sys.executable, "-m", "harness", "migrations", str(directory), "--workdir",
-                           str(tmp_path / "work"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           str(tmp_path / "work"), "--reports", str(tmp_path / "reports"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env=env)
 
 

@@ -54,9 +54,16 @@ def fixture_axes(spec: FamilySpec, manifest: Manifest | None, default: tuple[str
 
 
 def families() -> dict[str, Family]:
-    """Every family, by name (imported lazily: checks import this module)."""
+    """Every family, by name: the built-ins, then those plugins register (``harness.plugins``).
+
+    Imported lazily: checks import this module.
+    """
     from harness.checks import continuity, drills, hazards, install, matrix, plans, posture, recovery
+
+    from harness import plugins
 
     found = [install.FAMILY, posture.FAMILY, continuity.FAMILY, matrix.FAMILY, recovery.FAMILY, drills.FAMILY,
              hazards.FAMILY, plans.FAMILY]
-    return {family.name: family for family in found}
+    builtins: dict[str, object] = {family.name: family for family in found}
+    every = plugins.merged(plugins.FAMILIES, builtins, Family)
+    return {name: family for name, family in every.items() if isinstance(family, Family)}

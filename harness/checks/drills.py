@@ -36,6 +36,7 @@ from harness.checks.context import CaseContext
 from harness.checks.recovery import NO_SNAPSHOT_ERROR, STATES, prepare
 from harness.corruption import catalogue
 from harness.corruption.catalogue import BENIGN, CORRUPT, NOT_A_DATABASE, SILENT, TRANSIENT, Kind
+from harness.engines.capabilities import Traceable
 from harness.engines.protocol import Outcome
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
@@ -160,7 +161,7 @@ def _run_open(ctx: CaseContext, damage: catalogue.Damage, db: Path) -> Outcome |
         reason = damage.process.available()
         if reason:
             return v.skipped(f"{damage.kind} needs a fault in the engine's system calls: {reason}")
-        if ctx.scenario.engine.adapter == "command":
+        if isinstance(ctx.engine, Traceable):  # it runs its own process, not a forked copy of this one
             return v.skipped(f"{damage.kind}: system-call faults are drilled on in-process engines")
         engine = ctx.engine
         try:

@@ -4,7 +4,10 @@ Power loss: the operation runs once under strace (``harness.engines.powerloss``)
 images a power cut would leave at every sync point (unsynced writes dropped, torn, or kept:
 "kept" is a plain kill at that point) are rebuilt and judged after a normal reopen.
 - migrate: every image is sound, equals the state after a whole number of migrations, and
-  migrating again reaches head;
+  migrating again reaches head; after the run, every snapshot the migration left (a new
+  SQLite file in the data directory) is still there, sound, and a copy of a state the
+  database had. A WAL fixture starts as a killed application leaves it, its last commit
+  only in the -wal (``hot_wal``), so a snapshot copied from the main file alone shows;
 - open (the recovery path): every image still holds the user's data (the damaged original
   byte-identical somewhere, or a sound database equal to the snapshot), and starting the
   application again finishes the recovery.
@@ -27,13 +30,15 @@ from hypothesis.errors import NoSuchExample
 
 from harness.checks import verdict as v
 from harness.checks.context import CaseContext
-from harness.checks.matrix_faults import legitimate_states
+from harness.checks.hot_wal import leave_last_commit_in_wal
+from harness.checks.matrix_faults import Legitimate, legitimate_states
 from harness.checks.recovery import NO_SNAPSHOT_ERROR, damage, prepare
 from harness.checks.states import reopened_step, state_of
 from harness.corruption.strategies import damage_strategy
 from harness.engines import powerloss
 from harness.sqlite import inspect
 from harness.sqlite.files import db_files, sha256_file, tree_digest
+from harness.sqlite.fileformat import MAGIC as SQLITE_MAGIC
 from harness.sqlite.pages import map_pages
 
 DEFAULT_RANDOM_EXAMPLES = 6
@@ -41,10 +46,9 @@ DEFAULT_RANDOM_EXAMPLES = 6
 
 def _power_run(ctx: CaseContext, db: Path, operation: str) -> powerloss.PowerLossRun | v.Verdict:
     spec = ctx.scenario.engine
-    engine = getattr(ctx.engine, "_engine", ctx.engine)  # the adapter behind the harness's guard
     try:
         return powerloss.power_loss_runs(
-            engine, db, operation=operation, seed=ctx.case.seed, into=ctx.data_dir("power"),
+            ctx.engine, db, operation=operation, seed=ctx.case.seed, into=ctx.data_dir("power"),
             python_target=spec.target, options=spec.options, sys_path=[str(p) for p in spec.sys_path],
             scenario=ctx.scenario.path)
     except powerloss.PowerLossError as exc:
@@ -61,14 +65,22 @@ def _power_migrate(ctx: CaseContext) -> v.Verdict:
     if isinstance(legit, v.Verdict):
         return legit
     db = ctx.fixture_db("power-start")
+    fmt = ctx.history_format()
+    hot_wal = leave_last_commit_in_wal(db, fmt)
+    start = _files(db.parent)
     run = _power_run(ctx, db, "migrate")
     if isinstance(run, v.Verdict):
         return run
-    fmt, problems, judged = ctx.history_format(), [], 0
+    snapshots = _databases_left(db, start)
+    problems, judged = [], 0
     with run:
         for image in run.images():
             judged += 1
             where = f"power cut before sync {image.point} of {image.points} ({image.mode})"
+            if image.end:
+                where = f"power cut after the migration ({image.mode})"
+                problems += [f"{where}: {problem}" for problem in _snapshot_problems(ctx, image.directory, snapshots,
+                                                                                   legit)]
             step, problem = reopened_step(image.db, legit.states, history_format=fmt,
                                           volatile=ctx.volatile_window())
             if step is None:
@@ -78,12 +90,52 @@ def _power_migrate(ctx: CaseContext) -> v.Verdict:
             if not rerun.ok or state_of(image.db, fmt, ctx.volatile_window()) != legit.states[-1]:
                 problems.append(f"{where} (left {legit.labels[step]}): migrating again did not reach head")
         observations = {"images": judged, "sync_points": powerloss.sync_points(run.log),
-                        "engine_sqlite": str(run.engine_sqlite), "harness_sqlite": str(run.harness_sqlite)}
+                        "engine_sqlite": str(run.engine_sqlite), "harness_sqlite": str(run.harness_sqlite),
+                        "start": hot_wal or "the fixture as it is", "snapshots": sorted(snapshots)}
     if problems:
         return v.failed(problems[0], measured=f"{len(problems)} of {judged} images", threshold="0",
                         details="\n".join(problems), observations=observations, runbook="crash-inconsistency")
     return v.passed(f"{judged} power-cut images of the migration: all old or all new, each migrates on",
                     observations=observations)
+
+
+def _files(directory: Path) -> set[str]:
+    return {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+
+
+def _databases_left(db: Path, start: set[str]) -> set[str]:
+    """SQLite files the run left in the data directory that were not there before (its
+    snapshots), besides the database and its sidecars."""
+    ours = {db.name + suffix for suffix in ("", "-wal", "-journal", "-shm")}
+    found = set()
+    for rel in _files(db.parent) - start - ours:
+        with open(db.parent / rel, "rb") as handle:
+            if handle.read(16) == SQLITE_MAGIC:
+                found.add(rel)
+    return found
+
+
+def _snapshot_problems(ctx: CaseContext, directory: Path, snapshots: set[str], legit: Legitimate) -> list[str]:
+    """A snapshot the migration left must survive a power cut after it: present (its
+    directory entries synced), whole (its data synced) and a copy of a state the database had."""
+    problems = []
+    for rel in sorted(snapshots):
+        path = directory / rel
+        if not path.is_file():
+            problems.append(f"the snapshot {rel} is gone: its name was never made durable (no fsync of the "
+                            "directory that holds it, or of a directory created above it)")
+            continue
+        journal = path.with_name(path.name + "-journal").is_file()  # before reopening rolls it back
+        step, problem = reopened_step(path, legit.states, history_format=ctx.history_format(),
+                                      volatile=ctx.volatile_window())
+        if step is None and journal:
+            problems.append(f"the snapshot {rel} is no copy of the database as it was: the deletion of the journal "
+                            "that committed it was never synced (no directory sync after writing it), so SQLite "
+                            f"rolls the copy back: {problem}")
+        elif step is None:
+            problems.append(f"the snapshot {rel} is no copy of the database as it was (a copy of the main file "
+                            f"without the -wal's commits, or data never synced): {problem}")
+    return problems
 
 
 def _power_recover(ctx: CaseContext) -> v.Verdict:

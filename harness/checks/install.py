@@ -7,8 +7,10 @@ from harness.checks.catalogue import CheckSpec, Family, no_axes
 from harness.checks.context import CaseContext
 from harness.checks.history_rules import history_problems
 from harness.checks.matrix_faults import run_faults
-from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, Diagnostics, Outcome
 from harness.engines.formats import Recorded, read_history
+from harness.engines.protocol import (
+    FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE, Diagnostics, Outcome,
+)
 from harness.sqlite import inspect
 
 
@@ -84,8 +86,11 @@ def diagnostics_clean(ctx: CaseContext) -> v.Verdict:
 def crash_atomic(ctx: CaseContext) -> v.Verdict:
     """The fresh install, killed right after every transaction it commits (exhaustive):
     each durable state is a whole number of migrations with their history rows, and a rerun
-    reaches head. The matrix's ``crash-safe`` adds VM-step, sync and write kills and fixtures."""
-    return run_faults(ctx, (FAULT_KILL_AFTER_COMMIT,), "crashes after each commit")
+    reaches head. An executable is killed under strace at each sync and at writes across the
+    run (in WAL mode with synchronous=NORMAL a commit is a write to the WAL, not a sync). The
+    matrix's ``crash-safe`` adds VM-step kills and fixtures."""
+    return run_faults(ctx, (FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE),
+                      "crashes after each commit")
 
 
 FAMILY = Family(

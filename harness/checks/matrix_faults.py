@@ -9,8 +9,17 @@ journals) and must pass ``integrity_check``, equal one of the legitimate states 
 and reach head when migrated again.
 
 Commit points and sync points are swept exhaustively (few, and each distinct); VM steps and
-writes are many: one seeded point per stratum covers the whole run, and hypothesis
-shrinks a failing point to the smallest that fails.
+writes are many: one seeded point per stratum covers the whole run, then seeded points below
+a failing one and a bisection down to a failing point whose predecessor passes.
+
+Every point judged is a pure function of the case seed and the counted points, and each
+point is judged once per case (a second look returns the first verdict), so nothing depends
+on timing: hypothesis's search stops looking a wall-clock time after its first failure and
+gives up shrinking after another, and raises ``Flaky`` when a point's outcome changes, which
+is why this search is the harness's own. The failing point reported is run a second time on
+a fresh copy; when that run passes, the engine is flaky there, and the failure says so with
+both outcomes. With ``HARNESS_HYPOTHESIS_DB`` (the nightly cache) points that failed before
+are judged first and a new failing point is stored.
 """
 
 from __future__ import annotations
@@ -19,15 +28,13 @@ import os
 import random
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import NoSuchExample
 
 from harness.checks import verdict as v
 from harness.checks.context import CaseContext
 from harness.checks.starts import start_copy, start_version
 from harness.checks.states import State, reopened_step, state_of
+from harness.engines.faults import supported_faults
 from harness.engines.protocol import (
     FAULT_FULL_AT_WRITE,
     FAULT_INTERRUPT_AT_STEP,
@@ -75,8 +82,16 @@ class _Judge:
         self.ctx, self.legit, self.kind = ctx, legit, kind
         self.runs = 0
         self.fired = 0
+        self.seen: dict[int, str | None] = {}  # each point's first verdict
 
     def problem(self, at: int) -> str | None:
+        """What is wrong after a fault at ``at`` (None: nothing); judged once per point."""
+        if at not in self.seen:
+            self.seen[at] = self.run(at)
+        return self.seen[at]
+
+    def run(self, at: int) -> str | None:
+        """One fresh run with the fault at ``at``, judged."""
         self.runs += 1
         db = start_copy(self.ctx, f"{self.kind}-{at}-{self.runs}")
         run: FaultRun = self.ctx.engine.migrate_with_fault(db, None, Fault(self.kind, at))  # type: ignore[attr-defined]
@@ -113,32 +128,32 @@ def stratified_points(points: int, count: int, seed: int) -> list[int]:
 
 
 def _search(judge: _Judge, points: int, ctx: CaseContext) -> tuple[int, str] | None:
-    """Stratified seeded points across the run; a failing one is shrunk by hypothesis to the
-    smallest failing point (replaying points that failed before first, where a database is kept)."""
-    found: dict[int, str] = {}
-
-    def bad(at: int) -> bool:
-        message = judge.problem(at)
-        if message:
-            found[at] = message
-        return message is not None
-
-    first = next((at for at in stratified_points(points, _examples(ctx), ctx.case.seed) if bad(at)), None)
+    """Stratified seeded points across the run (after any stored failing points); below the
+    first that fails, seeded points and then a bisection down to a failing point whose
+    predecessor passes (module docstring)."""
     stored = os.environ.get(HYPOTHESIS_DB_ENV)
-    if first is None and not stored:
+    database = DirectoryBasedExampleDatabase(stored) if stored else None
+    key = f"{ctx.case.suite}:{ctx.case.id}:{judge.kind}".encode()
+    earlier = sorted({int(v) for v in database.fetch(key) if v.isdigit()} if database else set())
+    candidates = [at for at in earlier if at <= points] + stratified_points(points, _examples(ctx), ctx.case.seed)
+    first = next((at for at in candidates if judge.problem(at)), None)
+    if first is None:
         return None
-    config = settings(max_examples=max(1, _examples(ctx) // 2), deadline=None,
-                      database=DirectoryBasedExampleDatabase(stored) if stored else None,
-                      phases=(Phase.reuse, Phase.generate, Phase.shrink) if stored else (Phase.generate, Phase.shrink),
-                      suppress_health_check=list(HealthCheck))
-    try:
-        at = find(st.integers(1, first or points), bad, settings=config, random=random.Random(ctx.case.seed),
-                  database_key=f"{ctx.case.suite}:{ctx.case.id}:{judge.kind}".encode())
-    except NoSuchExample:
-        if first is None:
-            return None
-        at = first
-    return at, found.get(at) or judge.problem(at) or "failed"
+    for at in sorted(stratified_points(first - 1, _examples(ctx) // 2, ctx.case.seed + 1)) if first > 1 else []:
+        if judge.problem(at):
+            first = at
+            break
+    passing = [at for at, problem in judge.seen.items() if problem is None and at < first]
+    low = max(passing, default=0)
+    while first - low > 1:
+        middle = (low + first) // 2
+        if judge.problem(middle):
+            first = middle
+        else:
+            low = middle
+    if database is not None:
+        database.save(key, str(first).encode())
+    return first, judge.problem(first) or "failed"
 
 
 def _sweep(judge: _Judge, points: int) -> tuple[int, str] | None:
@@ -151,7 +166,7 @@ def _sweep(judge: _Judge, points: int) -> tuple[int, str] | None:
 
 def run_faults(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict:
     """Every supported fault kind of ``kinds`` over the case's migration run, judged as above."""
-    supported = [k for k in kinds if k in getattr(ctx.engine, "faults", frozenset())]
+    supported = [k for k in kinds if k in supported_faults(ctx.engine)]
     if not supported:
         return v.skipped(f"the engine supports none of {', '.join(kinds)} (in-process Python/sqlfiles engines, "
                          "or executables where strace and ptrace are available)")
@@ -173,9 +188,20 @@ def run_faults(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict
                          "exhaustive": int(exhaustive)}
         if bad:
             at, message = bad
+            again = judge.run(at)  # the same point on a fresh copy: is the engine flaky there?
+            summary[kind]["runs"] = judge.runs
+            observations = {"faults": summary, "failing_point": at, "kind": kind, "flaky": again is None}
+            if again is None:
+                flaky = (f"flaky: {kind} at point {at} failed once and passed on an identical run; "
+                         f"the failing run: {message}")
+                return v.failed(flaky, measured=f"{kind} at {at} of {counted.points}: failed 1 of 2 runs",
+                                threshold="whole migrations on every run",
+                                details=f"{flaky}\nthe passing run: whole and convergent\n"
+                                        f"reproduce this point: Fault({kind!r}, at={at})",
+                                observations=observations)
             return v.failed(message, measured=f"{kind} at {at} of {counted.points}", threshold="whole migrations",
                             details=f"{message}\nreproduce this point: Fault({kind!r}, at={at})",
-                            observations={"faults": summary, "failing_point": at, "kind": kind})
+                            observations=observations)
     runs = sum(s["runs"] for s in summary.values())
     return v.passed(f"{what}: {runs} runs over {', '.join(summary)}, every one whole and convergent",
                     observations={"faults": summary})

@@ -3,7 +3,8 @@
 A state is the schema (every object's SQL), the content of every table except the history
 table, the history's (version, name, checksum) rows and ``user_version``. Timestamps in the
 history differ between runs and are left out; everything a user or the next migration
-could notice is in.
+could notice is in. An empty history table is no step: tools such as dbmate and alembic
+create theirs before the first migration's transaction, so a failure there leaves it.
 """
 
 from __future__ import annotations

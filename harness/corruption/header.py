@@ -9,12 +9,12 @@ from harness.corruption.catalogue import (
     BENIGN, CORRUPT, NOT_A_DATABASE, DamageSetup, Done, Unsupported, kind, read_at, require_checkpointed,
     write_at,
 )
-from harness.sqlite.fileformat import MAGIC, parse_header
+from harness.sqlite.fileformat import MAGIC, Header, parse_header
 
 _POWERS = tuple(1 << n for n in range(9, 17))  # 512 .. 65536
 
 
-def _header(setup: DamageSetup):
+def _header(setup: DamageSetup) -> Header:
     require_checkpointed(setup)
     return parse_header(read_at(setup.db, 0, 100))
 

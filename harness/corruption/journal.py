@@ -20,6 +20,7 @@ from harness.corruption.catalogue import (
     BENIGN, CORRUPT, NEED_JOURNAL, SILENT, DamageSetup, Done, Unsupported, kind, write_at, xor_at,
 )
 from harness.sqlite.pages import JournalMap, read_journal
+from harness.tracing import fork
 
 
 def _q(name: str) -> str:
@@ -56,26 +57,21 @@ def make_hot_journal(db: Path, statements: list[str] | None = None, *, cache_pag
         if statement is None:
             raise Unsupported(f"{db.name} has no text or blob values to grow")
         statements = [statement]
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        status = 1
-        try:
-            conn = sqlite3.connect(db, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute(f"PRAGMA cache_size={int(cache_pages)}")
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in statements:
-                conn.execute(statement)
-            status = 0
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            status = 1
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
+
+    def write_and_die() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA cache_size={int(cache_pages)}")
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            conn.execute(statement)
+        os._exit(0)  # before COMMIT, without closing: the journal stays hot
+
+    report = fork.run_forked(write_and_die, timeout=60)
     journal = db.with_name(db.name + "-journal")
-    if os.waitstatus_to_exitcode(status) != 0 or not journal.is_file():
-        raise Unsupported(f"the writer on {db.name} failed before leaving a journal (status {status})")
+    if report.status != fork.EXITED or report.exit_code != 0 or not journal.is_file():
+        raise Unsupported(f"the writer on {db.name} failed before leaving a journal (the child {report.describe()})")
     found = read_journal(journal)
     if not found.hot_candidate:
         raise Unsupported(f"the transaction on {db.name} did not spill: the journal has no synced records")

@@ -29,7 +29,7 @@ def met(need: str, setup: c.DamageSetup) -> bool:
     if need == c.NEED_SNAPSHOTS_2:
         return len(setup.snapshots or ()) >= 2
     if need == c.NEED_STRACE:
-        from harness.corruption.faults import strace_reason
+        from harness.tracing.strace import strace_reason
 
         return not strace_reason()
     if need == c.NEED_IMMUTABLE:

@@ -16,6 +16,7 @@ import random
 import sqlite3
 import struct
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,9 @@ from harness.corruption.catalogue import (
     CORRUPT, NEED_FK, NEED_FREELIST, NEED_INDEX, NEED_INTERIOR, NEED_OVERFLOW, NEED_UNINDEXED, SILENT,
     DamageSetup, Done, Unsupported, kind, read_at, require_checkpointed, write_at, xor_at,
 )
+from harness.sqlite import schema
 from harness.sqlite.pages import (
-    LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, decode_value, record_fields,
+    LEAF_INDEX, LEAF_TABLE, BtreePage, Cell, Field, NotABtreePage, Reader, SchemaEntry, decode_value, record_fields,
     varint, without_rowid,
 )
 
@@ -60,10 +62,10 @@ class TableInfo:
     indexes: tuple[tuple[str, int], ...]  # (index name, first column) of plain, non-partial indexes
 
 
-_SCHEMA_FACTS: dict[tuple, object] = {}  # (what, schema rows) -> facts SQLite gave for that schema
+_SCHEMA_FACTS: dict[tuple[object, ...], object] = {}  # (what, schema rows) -> facts SQLite gave for that schema
 
 
-def _schema_key(what: str, r: Reader) -> tuple:
+def _schema_key(what: str, r: Reader) -> tuple[object, ...]:
     """The schema's SQL text identifies what SQLite's pragmas say about it (root pages aside)."""
     return (what,) + tuple((e.type, e.name, e.tbl_name, e.sql) for e in r.schema())
 
@@ -83,12 +85,16 @@ def tables(db: Path, conn: sqlite3.Connection | None = None) -> list[TableInfo]:
         if len(_SCHEMA_FACTS) > 64:
             _SCHEMA_FACTS.clear()
         cached = _SCHEMA_FACTS[key] = _table_facts(db, conn, set(entries))
-    columns, indexes, partial = cached  # type: ignore[misc]
-    return _table_infos(entries, columns, indexes, partial)
+    facts: _TableFacts = cached  # type: ignore[assignment]  # stored by _table_facts for this key
+    return _table_infos(entries, *facts)
 
 
-def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> tuple:
-    columns: dict[str, list[tuple]] = {name: [] for name in names}
+#: Per table: its xinfo rows (cid, name, type, pk, hidden); its indexes' column ids; partial indexes.
+_TableFacts = tuple[dict[str, list[tuple[Any, ...]]], dict[str, dict[str, list[int | None]]], set[tuple[str, str]]]
+
+
+def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> _TableFacts:
+    columns: dict[str, list[tuple[Any, ...]]] = {name: [] for name in names}
     indexes: dict[str, dict[str, list[int | None]]] = {name: {} for name in names}
     partial: set[tuple[str, str]] = set()
     with (nullcontext(conn) if conn is not None else schema_connection(db)) as conn:
@@ -108,7 +114,8 @@ def _table_facts(db: Path, conn: sqlite3.Connection | None, names: set[str]) -> 
     return columns, indexes, partial
 
 
-def _table_infos(entries: dict, columns: dict, indexes: dict, partial: set) -> list[TableInfo]:
+def _table_infos(entries: dict[str, SchemaEntry], columns: dict[str, list[tuple[Any, ...]]],
+                 indexes: dict[str, dict[str, list[int | None]]], partial: set[tuple[str, str]]) -> list[TableInfo]:
     out = []
     for name, e in entries.items():
         xinfo = columns[name]
@@ -122,8 +129,9 @@ def _table_infos(entries: dict, columns: dict, indexes: dict, partial: set) -> l
             if (name, index) in partial or any(c is None or c < 0 for c in cols):
                 continue
             indexed.update(c for c in cols if c is not None)
-            plain.append((index, cols[0]))  # type: ignore[arg-type]
-        indexed.discard(ipk)  # type: ignore[arg-type]
+            plain.append((index, int(cols[0] or 0)))
+        if ipk is not None:
+            indexed.discard(ipk)
         out.append(TableInfo(name, e.rootpage, tuple(str(row[1]) for row in xinfo), ipk, frozenset(indexed),
                              tuple(plain)))
     return out
@@ -702,41 +710,25 @@ def index_table_disagree(setup: DamageSetup, rng: random.Random) -> Done:
                 expected={"content_changed_silently": stale, "integrity_check_fails": True})
 
 
-@dataclass(frozen=True)
-class ForeignKey:
-    child: str
-    column: str
-    parent: str
-    parent_column: str | None  # None: the parent's rowid / INTEGER PRIMARY KEY
+def foreign_keys(db: Path, conn: sqlite3.Connection | None = None) -> list[tuple[str, schema.ForeignKey]]:
+    """(child table, key) for single-column foreign keys between rowid tables.
 
-
-def foreign_keys(db: Path, conn: sqlite3.Connection | None = None) -> list[ForeignKey]:
-    """Single-column foreign keys between rowid tables (one query; on ``conn`` if given)."""
-    if conn is None:
-        with Reader(db) as r:
-            rows = [(e.type, e.name, e.tbl_name, e.rootpage, e.sql) for e in r.schema()]
-    else:  # SQLite has the schema parsed already: no need to read page 1 again
-        rows = conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_schema").fetchall()
-    rowid_tables = {name for type_, name, _, root, sql in rows if type_ == "table" and (root or 0) > 1
-                    and not name.startswith("sqlite_") and not without_rowid(sql)}
-    key = ("foreign-keys",) + tuple((type_, name, tbl, sql) for type_, name, tbl, _, sql in rows)
-    if key in _SCHEMA_FACTS:
-        return list(_SCHEMA_FACTS[key])  # type: ignore[call-overload]
-    query = ("SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\" FROM sqlite_schema AS m "
-             "JOIN pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq")
+    Read by the one schema reader, once per schema (on ``conn`` if given: SQLite has the
+    schema parsed already)."""
     if conn is None:
         with schema_connection(db) as own:
-            rows = own.execute(query).fetchall()
-    else:
-        rows = conn.execute(query).fetchall()
-    by_key: dict[tuple[str, int], list[tuple]] = {}
-    for row in rows:
-        by_key.setdefault((row[0], row[1]), []).append(row)
-    found = [ForeignKey(child, group[0][3], group[0][2], group[0][4])
-             for (child, _), group in sorted(by_key.items())
-             if len(group) == 1 and child in rowid_tables and group[0][2] in rowid_tables]
-    _SCHEMA_FACTS[key] = tuple(found)
-    return found
+            return foreign_keys(db, own)
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema").fetchall()
+    key = ("foreign-keys", *map(tuple, rows))
+    if key not in _SCHEMA_FACTS:
+        found = schema.read(conn)
+        rowid_tables = {name for name, table in found.tables.items()
+                        if not table.without_rowid and not name.startswith("sqlite_")}
+        _SCHEMA_FACTS[key] = tuple((name, fk) for name in sorted(rowid_tables)
+                                   for fk in found.tables[name].foreign_keys
+                                   if len(fk.columns) == 1 and fk.table in rowid_tables)
+    links: tuple[tuple[str, schema.ForeignKey], ...] = _SCHEMA_FACTS[key]  # type: ignore[assignment]
+    return list(links)
 
 
 @kind("fk-orphan", symptom=SILENT, reports=("ok",), needs=(NEED_FK,),
@@ -749,11 +741,12 @@ def fk_orphan(setup: DamageSetup, rng: random.Random) -> Done:
         if not fks:
             raise Unsupported("no single-column foreign key between rowid tables")
         for _ in range(16):
-            fk = rng.choice(fks)
-            child, col, parent = _q(fk.child), _q(fk.column), _q(fk.parent)
-            pcol = _q(fk.parent_column) if fk.parent_column else "rowid"
-            low, high = _rowid_range(conn, fk.child)
-            if low is None:
+            child_name, fk = rng.choice(fks)
+            parent_column = fk.to[0]
+            child, col, parent = _q(child_name), _q(fk.columns[0]), _q(fk.table)
+            pcol = _q(parent_column) if parent_column else "rowid"
+            low, high = _rowid_range(conn, child_name)
+            if low is None or high is None:
                 continue
             row = conn.execute(f"SELECT rowid, {col} FROM {child} WHERE rowid >= ? AND {col} IS NOT NULL "
                                f"ORDER BY rowid LIMIT 1", (rng.randint(low, high),)).fetchone() or \
@@ -771,11 +764,11 @@ def fk_orphan(setup: DamageSetup, rng: random.Random) -> Done:
                 conn.execute(f"UPDATE {child} SET {col} = ? WHERE rowid = ?", (new, row[0]))
             except sqlite3.IntegrityError:
                 continue
-            return Done(f"{fk.child} rowid {row[0]}: {fk.column} {row[1]!r} -> {new!r} (no such "
-                        f"{fk.parent}.{fk.parent_column or 'rowid'}), written with foreign_keys=OFF",
+            return Done(f"{child_name} rowid {row[0]}: {fk.columns[0]} {row[1]!r} -> {new!r} (no such "
+                        f"{fk.table}.{parent_column or 'rowid'}), written with foreign_keys=OFF",
                         changed=(setup.db,),
                         expected={"content_changed_silently": True, "fk_violations": True})
     raise Unsupported("no child row with a non-null foreign key")
 
 
-__all__ = ["ForeignKey", "TableInfo", "find_overflow", "foreign_keys", "schema_connection", "tables"]
+__all__ = ["TableInfo", "find_overflow", "foreign_keys", "schema_connection", "tables"]

@@ -24,6 +24,7 @@ from harness.corruption.catalogue import (
 from harness.sqlite.pages import (
     WAL_HEADER_SIZE, WalMap, frame_checksum_ok, parse_wal_header, read_wal,
 )
+from harness.tracing import fork
 
 PROBE_TABLE = "harness_wal_probe"
 
@@ -50,23 +51,18 @@ def make_wal_state(db: Path, commits: int = 3, statements: Sequence[str] | None 
     """
     db = Path(db)
     scripts = list(statements) if statements is not None else default_statements(commits)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        status = 1
-        try:
-            conn = sqlite3.connect(db, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            for script in scripts:
-                conn.executescript(f"BEGIN IMMEDIATE; {script}; COMMIT;")
-            status = 0
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            status = 1
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise Unsupported(f"could not commit to {db.name} in WAL mode (child exit status {status})")
+
+    def commit_and_die() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        for script in scripts:
+            conn.executescript(f"BEGIN IMMEDIATE; {script}; COMMIT;")
+        os._exit(0)  # without closing: no checkpoint
+
+    report = fork.run_forked(commit_and_die, timeout=60)
+    if report.status != fork.EXITED or report.exit_code != 0:
+        raise Unsupported(f"could not commit to {db.name} in WAL mode (the child {report.describe()})")
     wal = read_wal(db.with_name(db.name + "-wal"), verify=False)
     if len(wal.commits) < len(scripts):
         raise Unsupported(f"{db.name}-wal holds {len(wal.commits)} commits, {len(scripts)} expected")
@@ -94,7 +90,7 @@ def _wal(setup: DamageSetup) -> WalMap:
     return wal
 
 
-def _lost(n: int) -> dict:
+def _lost(n: int) -> dict[str, object]:
     return {"lost_commits": n, "content_changed_silently": n > 0}
 
 

@@ -111,6 +111,12 @@ class CommandEngine:
                                     f"{name} (command adapter)")
 
     @property
+    def lists_migrations(self) -> bool:
+        """Whether there is a ``migrations`` command (without one, checks that judge each
+        migration have nothing to judge: an input error, see ``runner.expand``)."""
+        return OP_MIGRATIONS in self._commands
+
+    @property
     def faults(self) -> frozenset[str]:
         """The executable fault kinds, when there is a migrate command and strace may trace."""
         return self._strace.faults if OP_MIGRATE in self._commands else frozenset()
@@ -126,6 +132,16 @@ class CommandEngine:
         if OP_MIGRATE not in self._commands:
             raise ValueError(f"{self.name} has no migrate command")
         return self._strace.migrate_with_fault(db, target, fault)
+
+    @property
+    def trace_cwd(self) -> Path | None:
+        """Where its commands start (``Traceable``)."""
+        return self._cwd
+
+    def run_wrapped(self, operation: str, db: Path, target: int | None,
+                    wrap: Callable[[Sequence[str]], Sequence[str]]) -> Outcome:
+        """Run ``operation``'s command with its argv rewritten by ``wrap`` (``Traceable``)."""
+        return self._invoke(operation, db, target, wrap)
 
     def migrations(self) -> Sequence[Migration]:
         """The ``migrations`` command's list, run once; none without that command."""

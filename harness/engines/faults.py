@@ -92,7 +92,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import shutil
 import sqlite3
 import sys
@@ -102,11 +101,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
+from harness.engines.capabilities import FaultInjectable
 from harness.engines.protocol import (
     CODE_CRASH, CODE_TIMEOUT, CODE_UNSPECIFIED, EXECUTABLE_FAULTS, FAULT_FULL_AT_WRITE,
     FAULT_INTERRUPT_AT_STEP, FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_KILL_AT_SYNC,
     FAULT_KILL_AT_WRITE, IN_PROCESS_FAULTS, OP_MIGRATE, Fault, FaultRun, Outcome,
 )
+from harness.sql import Statement, pragma, scan
 from harness.tracing import fork
 from harness.tracing.strace import SYNC_CALLS, WRITE_CALLS, StraceTool, strace_argv, strace_tool
 from harness.tracing.trace import Syscall, in_start_order, read_trace
@@ -115,12 +116,11 @@ CRASH_STATUS = 75  # the child's exit status when it was "killed" at the chosen 
 
 
 def supported_faults(engine: object) -> frozenset[str]:
-    """The fault kinds ``engine`` can inject (none when it lacks the optional members)."""
-    kinds = getattr(engine, "faults", None)
-    if not isinstance(kinds, (set, frozenset)) or not callable(getattr(engine, "migrate_with_fault", None)) \
-            or not callable(getattr(engine, "count_points", None)):
+    """The fault kinds ``engine`` can inject (none when it is not ``FaultInjectable``)."""
+    if not isinstance(engine, FaultInjectable):
         return frozenset()
-    return frozenset(kinds)
+    kinds = engine.faults
+    return frozenset(kinds) if isinstance(kinds, (set, frozenset)) else frozenset()
 
 
 def _require(kind: str, supported: frozenset[str], who: str) -> None:
@@ -135,15 +135,12 @@ def _require(kind: str, supported: frozenset[str], who: str) -> None:
 _WRITE_KEYWORDS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "VACUUM",
                              "REINDEX", "ANALYZE"})
 _WRITE_PRAGMAS = frozenset({"user_version", "application_id", "schema_version"})
-_SKIP = r"(?:\s|--[^\n]*|/\*.*?\*/)*+"  # whitespace and comments, possessive: no backtracking
-_LEADING_WORD = re.compile(_SKIP + r"(\w+)", re.DOTALL)
-_PRAGMA = re.compile(_SKIP + r"PRAGMA\s+(?:[\w\"`\[\]]+\s*\.\s*)?[\"`\[]?(\w+)[\"`\]]?\s*([=(])?",
-                     re.DOTALL | re.IGNORECASE)
 
 
 def _keyword(sql: object) -> str:
-    match = _LEADING_WORD.match(sql) if isinstance(sql, str) else None
-    return match.group(1).upper() if match else ""
+    """The statement's first word, upper-cased ("" when it starts with something else)."""
+    first = next(scan(sql), None) if isinstance(sql, str) else None
+    return (first.word or "") if first is not None else ""
 
 
 def _writes(sql: object) -> bool:
@@ -152,10 +149,8 @@ def _writes(sql: object) -> bool:
     if keyword in _WRITE_KEYWORDS:
         return True
     if keyword == "PRAGMA":
-        match = _PRAGMA.match(sql)  # type: ignore[arg-type]
-        if match:
-            name = match.group(1).lower()
-            return name == "incremental_vacuum" or (name in _WRITE_PRAGMAS and match.group(2) is not None)
+        name, value = pragma(Statement(str(sql), 1))
+        return name == "incremental_vacuum" or (name in _WRITE_PRAGMAS and value is not None)
     return False
 
 

@@ -15,7 +15,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from harness.engines.command import OP_MIGRATIONS, CommandEngine
 from harness.engines.protocol import OP_MIGRATE, Engine
@@ -26,16 +26,24 @@ from harness.scenario import EngineSpec
 
 _file_modules = itertools.count(1)
 
+#: Builds the engine an ``[engine]`` table describes, its relative paths from the scenario file.
+Builder = Callable[[EngineSpec, Path], Engine]
+#: The adapter registry: ``adapter = "<name>"`` in a scenario (``register_adapter`` adds one).
+ADAPTERS: dict[str, Builder] = {}
+
+
+def register_adapter(name: str, builder: Builder) -> None:
+    """Make ``adapter = "<name>"`` build its engine with ``builder`` (raises InputError itself on bad keys)."""
+    ADAPTERS[name] = builder
+
 
 def load_engine(spec: EngineSpec, scenario_path: Path) -> Engine:
     """The engine for ``spec``; relative paths in it are relative to the scenario's directory."""
-    builders: dict[str, Callable[[EngineSpec, Path], Engine]] = {
-        "python": _python, "command": _command, "sqlfiles": _sqlfiles,
-    }
-    if spec.adapter not in builders:
+    if spec.adapter not in ADAPTERS:
         raise InputError(scenario_path, f"unknown adapter '{spec.adapter}'; expected one of: "
-                                        f"{', '.join(builders)}", line=spec.line, key="engine.adapter")
-    return builders[spec.adapter](spec, scenario_path)
+                                        f"{', '.join(ADAPTERS)}", line=spec.line, key="engine.adapter")
+    engine = ADAPTERS[spec.adapter](spec, scenario_path)
+    return with_error_codes(engine, spec.error_codes) if spec.error_codes else engine
 
 
 def import_target(target: str, scenario_path: Path, *, key: str, line: int | None = None) -> object:
@@ -117,14 +125,45 @@ def _sqlfiles(spec: EngineSpec, scenario_path: Path) -> Engine:
     if not directory.is_dir():
         raise InputError(scenario_path, f"no such directory: {directory}", line=spec.line,
                          key="engine.directory")
-    hook: Setup | None = None
-    if spec.setup:
-        found = import_target(spec.setup, scenario_path, key="engine.setup", line=spec.line)
-        if not callable(found):
-            raise InputError(scenario_path, f"{spec.setup} is a {type(found).__name__}, not a callable",
-                             line=spec.line, key="engine.setup")
-        hook = found
-    return SqlFilesEngine(directory, spec.format, hook, foreign_keys=spec.foreign_keys, history=spec.history)
+    return SqlFilesEngine(directory, spec.format, _setup_hook(spec, scenario_path), foreign_keys=spec.foreign_keys,
+                          history=spec.history)
+
+
+def _dbmate(spec: EngineSpec, scenario_path: Path) -> Engine:
+    from harness.engines.dbmate import dbmate_engine, find_binary
+
+    directory = spec.directory or _resolve(scenario_path, "db/migrations")
+    binary = find_binary(spec.binary, scenario_path.parent.resolve())
+    if spec.binary and binary is None:
+        raise InputError(scenario_path, f"no such executable: {spec.binary}", line=spec.line, key="engine.binary")
+    return dbmate_engine(directory, binary, timeout=spec.timeout, setup=_setup_hook(spec, scenario_path),
+                         foreign_keys=spec.foreign_keys)
+
+
+def _alembic(spec: EngineSpec, scenario_path: Path) -> Engine:
+    from harness.engines.alembic import AlembicEngine
+
+    config = spec.alembic_config or _resolve(scenario_path, "alembic.ini")
+    with _prepended([_resolve(scenario_path, str(entry)) for entry in spec.sys_path]):
+        return AlembicEngine(config, sys_path=tuple(_resolve(scenario_path, str(e)) for e in spec.sys_path))
+
+
+def _setup_hook(spec: EngineSpec, scenario_path: Path) -> Setup | None:
+    if not spec.setup:
+        return None
+    found = import_target(spec.setup, scenario_path, key="engine.setup", line=spec.line)
+    if not callable(found):
+        raise InputError(scenario_path, f"{spec.setup} is a {type(found).__name__}, not a callable",
+                         line=spec.line, key="engine.setup")
+    return found
+
+
+def with_error_codes(engine: Engine, codes: Mapping[str, str]) -> Engine:
+    """``engine`` with its own error codes renamed to the harness's (``engine.error_codes``:
+    ``{ database_locked = "db_busy" }``), so its transient and refusal codes are judged."""
+    from harness.engines.codes import RenamedCodes
+
+    return RenamedCodes(engine, codes)  # type: ignore[return-value]
 
 
 def _program_name(argv: Sequence[str]) -> str:
@@ -166,3 +205,8 @@ def _prepended(entries: Sequence[Path]) -> Iterator[None]:
         for entry in added:
             if entry in sys.path:
                 sys.path.remove(entry)
+
+
+for _name, _builder in (("python", _python), ("command", _command), ("sqlfiles", _sqlfiles), ("alembic", _alembic),
+                        ("dbmate", _dbmate)):
+    register_adapter(_name, _builder)

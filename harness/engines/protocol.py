@@ -187,8 +187,8 @@ class Engine(Protocol):
 
     Optional fault injection (implemented in ``harness.engines.faults``). These members are
     not declared below, so ``isinstance(x, Engine)`` does not require them: an engine
-    without them supports no fault kind (read them through
-    ``harness.engines.faults.supported_faults(engine)``).
+    that has them is ``harness.engines.capabilities.FaultInjectable``; without them it
+    supports no fault kind (``harness.engines.faults.supported_faults(engine)``).
 
     ``faults: frozenset[str]``
         The ``FAULT_*`` kinds this adapter can inject; may be empty (no ``strace``, ptrace

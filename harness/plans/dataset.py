@@ -67,8 +67,8 @@ class Built:
 class _Cache:
     lock = threading.Lock()
     root: Path | None = None
-    built: dict[tuple, Built] = {}
-    paths: dict[tuple, Path] = {}
+    built: dict[tuple[object, ...], Built] = {}
+    paths: dict[tuple[object, ...], Path] = {}
 
 
 def _root() -> Path:
@@ -85,7 +85,7 @@ def clear_cache() -> None:
         _Cache.paths.clear()
 
 
-def scope_of(engine: Any, scenario_path: Path | str) -> tuple:
+def scope_of(engine: Any, scenario_path: Path | str) -> tuple[object, ...]:
     """What identifies "the same engine" for the cache: scenario, engine name, its migrations."""
     try:
         migrations = tuple((m.version, m.checksum) for m in engine.migrations())
@@ -156,7 +156,7 @@ def _settle(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = DELETE")
 
 
-def build(engine: Any, dataset: Dataset, *, scope: tuple, history_format: HistorySpec = None) -> Built:
+def build(engine: Any, dataset: Dataset, *, scope: tuple[object, ...], history_format: HistorySpec = None) -> Built:
     """The dataset's database for ``engine`` (built on first use in this process, then cached)."""
     key = ("dataset", scope, dataset)
     with _Cache.lock:
@@ -190,7 +190,7 @@ def copy_of(source: Path, dest_dir: Path) -> Path:
     return copy_db(source, dest_dir / DB_NAME, sidecars=False)
 
 
-def fresh_install(engine: Any, *, scope: tuple) -> Path:
+def fresh_install(engine: Any, *, scope: tuple[object, ...]) -> Path:
     """An empty database migrated to head by the engine (cached)."""
     key = ("fresh", scope)
     with _Cache.lock:
@@ -209,7 +209,7 @@ def fresh_install(engine: Any, *, scope: tuple) -> Path:
         return _Cache.paths[key]
 
 
-def upgraded_fixture(engine: Any, store: Any, fixture: str, *, scope: tuple,
+def upgraded_fixture(engine: Any, store: Any, fixture: str, *, scope: tuple[object, ...],
                      stats: tuple[str, tuple[StatRow, ...]] | None = None) -> Path:
     """Legacy fixture ``fixture`` upgraded to head by the engine, with ``stats`` laid over it.
 

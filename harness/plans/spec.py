@@ -109,7 +109,7 @@ class Query:
     line: int | None = None
 
     def bound(self) -> tuple[Any, ...] | dict[str, Any]:
-        return dict(self.params) if self.named else tuple(self.params)  # type: ignore[arg-type]
+        return dict(self.params) if self.named else tuple(self.params)
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def _expect(w: _Where, key: str, raw: Mapping[str, Any]) -> Expect:
         if not items:
             raise w.error(f"{key}.uses_index", "expected at least one index")
         uses = tuple(_index_use(w, f"{key}.uses_index", v) for v in items)
-    temp = None
+    temp: tuple[str, ...] | None = None
     if "no_temp_btree" in raw:
         value = raw["no_temp_btree"]
         if value is True:
@@ -314,7 +314,7 @@ def _budget(w: _Where, key: str, raw: Mapping[str, Any], default_severity: str |
     return tuple(items)
 
 
-def _params(w: _Where, key: str, value: Any) -> tuple[tuple, bool]:
+def _params(w: _Where, key: str, value: Any) -> tuple[tuple[Any, ...], bool]:
     if isinstance(value, list):
         for k, v in enumerate(value):
             if isinstance(v, (list, dict)):

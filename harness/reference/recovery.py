@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.reference import snapshots
 from harness.reference.connection import SIDECAR_SUFFIXES, connect_readonly, sidecar
+from harness.reference.durable import fsync_directory, make_dirs
 from harness.reference.errors import (
     DB_CORRUPT,
     DB_IO_ERROR,
@@ -76,9 +77,12 @@ def keep_hot_journal(db: Path) -> Path | None:
     if not (db.is_file() and journal.is_file() and journal.stat().st_size > 0):
         return None
     into = db.parent / EVIDENCE_DIRNAME
-    into.mkdir(exist_ok=True)
+    make_dirs(into)
     for source in (db, journal):
         shutil.copy2(source, into / source.name)
+        with open(into / source.name, "rb+") as copy:
+            os.fsync(copy.fileno())
+    fsync_directory(into)
     return into
 
 
@@ -91,6 +95,8 @@ def file_evidence(evidence: Path | None, quarantined: Path) -> None:
     """Move the pre-rollback copies into the quarantine, as ``before-rollback/``."""
     if evidence is not None:
         os.replace(evidence, quarantined / "before-rollback")
+        fsync_directory(quarantined)
+        fsync_directory(evidence.parent)
 
 
 def holds_no_tables(db: Path) -> bool:
@@ -104,7 +110,7 @@ def holds_no_tables(db: Path) -> bool:
 def make_quarantine_dir(root: Path, stem: str, stamp: str) -> Path:
     """A new directory ``root/<stem>-<stamp>-<n>``: mkdir is exclusive, so n is bumped
     until one is created and two quarantines never share (or overwrite) a directory."""
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(root)
     n = 0
     while True:
         path = root / f"{stem}-{stamp}-{n}"
@@ -113,6 +119,7 @@ def make_quarantine_dir(root: Path, stem: str, stamp: str) -> Path:
         except FileExistsError:
             n += 1
             continue
+        fsync_directory(root)  # else the quarantine, and the files moved into it, vanish in a power cut
         return path
 
 
@@ -147,14 +154,3 @@ def restore(snapshot: Path, db: Path) -> None:
         temp.unlink(missing_ok=True)  # our own partial copy; the snapshot is untouched
         raise
     fsync_directory(db.parent)
-
-
-def fsync_directory(path: Path) -> None:
-    """Make renames in ``path`` durable (POSIX; Windows cannot open a directory)."""
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

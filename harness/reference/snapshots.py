@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from harness.reference.connection import connect_readonly
+from harness.reference.durable import fsync_directory, make_dirs
 
 INVALID_SUFFIX = ".invalid"
 _NAME = re.compile(
@@ -29,16 +30,17 @@ _NAME = re.compile(
 
 def create(db: Path, backups: Path, stamp: str, timeout_ms: int) -> Path:
     """Copy ``db`` with SQLite's online backup API (consistent even mid-WAL) into ``backups``."""
-    backups.mkdir(parents=True, exist_ok=True)
+    make_dirs(backups)
     with closing(sqlite3.connect(db, timeout=timeout_ms / 1000)) as source:
         (version,) = source.execute("PRAGMA user_version").fetchone()
         path = _claim_name(backups, db, stamp, version)
         try:
             with closing(sqlite3.connect(path)) as target:
-                source.backup(target)
+                source.backup(target)  # SQLite fsyncs the copy when the backup commits
         except BaseException:
             set_aside(path)
             raise
+    fsync_directory(backups)  # the snapshot's name: without it a power cut loses the file
     return path
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from harness.reporting import annotations, artifacts, html, junit, markdown
+from harness.reporting import annotations, artifacts, html, junit, links, markdown
 from harness.reporting.results import RunResult
 
 ARTIFACT_CAP_BYTES = 50 * 1024 * 1024  # per case: enough for the damaged and upgraded copies of real fixtures
@@ -31,7 +31,7 @@ def keep_artifacts(run: RunResult, reports: Path, cap_bytes: int = ARTIFACT_CAP_
 
 def write_all(run: RunResult, reports: Path, *, echo: Callable[[str], None] = print) -> list[Path]:
     reports.mkdir(parents=True, exist_ok=True)
-    run = keep_artifacts(run, reports)
+    run = links.ship(keep_artifacts(run, reports), reports)
     run.write(reports / "results.json")
     junit.write(run, reports / "junit.xml")
     html.write(run, reports / html.REPORT_NAME)

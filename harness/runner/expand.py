@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
 
 from harness.cases import Case, case_seed, format_id
@@ -27,7 +28,33 @@ def _hint(name: str, choices: list[str]) -> str:
 
 
 def load_manifest(scenario: Scenario) -> Manifest | None:
-    return manifest_mod.load(scenario.fixtures_manifest) if scenario.fixtures_manifest else None
+    """The scenario's fixtures: with ``released``, the ``legacy`` ones at versions users can hold."""
+    if not scenario.fixtures_manifest:
+        return None
+    loaded = manifest_mod.load(scenario.fixtures_manifest)
+    if not (scenario.released or scenario.released_from_git):
+        return loaded
+    held = _released(scenario)
+    kept = tuple(f for f in loaded.fixtures if "legacy" not in f.tags or str(f.schema_version) in held)
+    return replace(loaded, fixtures=kept)
+
+
+def _released(scenario: Scenario) -> set[str]:
+    from harness.engines.loader import load_engine
+    from harness.runner import released
+
+    migrations = tuple(load_engine(scenario.engine, scenario.path).migrations())
+    held = set(released.check_known(scenario.released, migrations, f"{scenario.path}: fixtures.released")) \
+        if scenario.released else set()
+    if scenario.released_from_git:
+        directory = scenario.engine.directory or (scenario.engine.alembic_config.parent
+                                                  if scenario.engine.alembic_config else None)
+        if directory is None:
+            raise InputError(scenario.path, "released_from_git needs an engine with a migration directory "
+                             "(sqlfiles, dbmate, alembic): name the versions with released = [...]",
+                             key="fixtures.released_from_git")
+        held |= set(released.from_git(directory, migrations))
+    return held
 
 
 def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = None) -> list[Case]:
@@ -46,6 +73,7 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
             continue
         selected = [c for c in family.checks
                     if (not spec.only or c.id in spec.only) and c.id not in spec.skip]
+        before = len(cases)
         for params in family.axes(spec, manifest):
             for check in selected:
                 if not check.applies(params):
@@ -64,7 +92,50 @@ def expand(scenario: Scenario, manifest: Manifest | None, *, seed: int | None = 
                     thresholds=dict(spec.thresholds),
                     options=dict(spec.params),
                 ))
+        if selected and len(cases) == before:
+            raise _error(scenario, spec, f"checks.{spec.family}", _no_cases(spec, family))
     return cases
+
+
+def _no_cases(spec: FamilySpec, family: Family) -> str:
+    """Why an enabled family expands to no case: a family that checks nothing must not pass."""
+    selectors = spec.fixtures or family.default_fixtures
+    if selectors:
+        tags = [s.removeprefix("tag:") for s in selectors if s.startswith("tag:")]
+        hint = (f"; tag the fixtures it should start from with '{tags[0]}' in the manifest" if tags else "")
+        return (f"expands to no case: no fixture in the manifest matches {', '.join(selectors)}{hint}, "
+                f"or name them with fixtures = [...]")
+    return "expands to no case (see its params and only/skip), so it would check nothing"
+
+
+#: Families whose checks judge migration by migration: without the engine's list of
+#: migrations they have nothing to compare with (every state "is" head) and would pass.
+PER_MIGRATION = ("install", "matrix")
+
+
+def check_operations(scenario: Scenario, cases: list[Case], operations: frozenset[str],
+                     lists_migrations: bool = True) -> None:
+    """Every case's check can run on an engine with ``operations``: a check whose operation the
+    engine lacks would only be skipped, and a family of skips reads as a pass. So a missing
+    operation (or, for the per-migration families, a missing list of migrations) is an input
+    error naming the family and what to add (or ``skip``)."""
+    catalogue = families()
+    for case in cases:
+        if not lists_migrations and case.family in PER_MIGRATION:
+            spec = scenario.family(case.family)
+            raise InputError(scenario.path, f"[checks.{case.family}] judges each migration, but the engine lists "
+                             "none: add a migrations command that prints them (see the contract)",
+                             line=spec.line if spec else None, key="engine.commands.migrations")
+        check = next(c for c in catalogue[case.family].checks if c.id == case.check)
+        missing = sorted(check.needs - operations)
+        if not missing:
+            continue
+        spec = scenario.family(case.family)
+        key = f"engine.commands.{missing[0]}" if scenario.engine.adapter == "command" else "engine.adapter"
+        raise InputError(scenario.path, f"[checks.{case.family}] {case.check} needs the engine's '{missing[0]}' "
+                         f"operation, which the {scenario.engine.adapter} adapter here does not offer: add it "
+                         f"(see the contract) or leave the check out with skip = [\"{case.check}\"]",
+                         line=spec.line if spec else None, key=key)
 
 
 def _validate(scenario: Scenario, spec: FamilySpec, family: Family, manifest: Manifest | None) -> None:

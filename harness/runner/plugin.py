@@ -24,19 +24,23 @@ import pytest
 
 import harness
 from harness import scenario as scenario_mod
-from harness.cases import Case
+from harness.cases import Case, split_listed_id
 from harness.engines.loader import load_engine
 from harness.engines.protocol import Engine
 from harness.errors import HarnessError
 from harness.fixtures.store import FixtureStore
 from harness.reporting import junit
 from harness.reporting.console import failure_text
+from harness.reporting.links import run_base
 from harness.reporting.results import ERRORED, CaseResult, RunResult
 from harness.runner.discovery import is_scenario_file
 from harness.runner.execute import result_of, run_case
 from harness.runner.shards import parse_shard, shard_members
 from harness.runner.expand import expand, load_manifest
 from harness.scenario import Scenario
+
+#: Fixtures for a team's own checks written as plain pytest tests (``harness_engine`` ...).
+pytest_plugins = ["harness.runner.fixtures"]
 
 RESULT_KEY = "harness_result"
 _started_key = pytest.StashKey[float]()
@@ -55,6 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-keep", action="store_true", help="keep every case directory, not only failing ones")
     group.addoption("--harness-runbook-base", metavar="URL", help="base URL of runbook pages")
     group.addoption("--harness-cache", metavar="DIR", help="cache of materialised fixtures")
+    parser.addini("harness_scenarios", type="paths", default=[],
+                  help="scenario files or directories collected by a plain `pytest` run")
     group.addoption("--harness-profile", metavar="NAME", help="lay each scenario's [profiles.NAME] over it "
                     "(e.g. nightly: full cross products, more examples)")
 
@@ -72,9 +78,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if is_scenario_file(file_path):
+    if is_scenario_file(file_path) and asked_for(parent.config, file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def asked_for(config: pytest.Config, file_path: Path) -> bool:
+    """Whether this run asked for scenario files here.
+
+    Installing the harness into an application's environment must not change that
+    application's own test run, so scenario files are collected only at or under a path
+    given on the command line (``pytest scenarios/``, which the harness's own commands
+    do) or listed in the ``harness_scenarios`` ini option, never merely because a TOML file
+    with a ``[suite]`` table lies under ``testpaths`` or the current directory.
+    """
+    roots: list[Path] = []
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        roots += [Path(arg.split("::", 1)[0]) for arg in config.args]
+    root = config.inipath.parent if config.inipath else config.rootpath
+    roots += [root / entry for entry in config.getini("harness_scenarios")]
+    target = file_path.resolve()
+    for entry in roots:
+        where = (entry if entry.is_absolute() else config.invocation_params.dir / entry).resolve()
+        if target == where or where in target.parents:
+            return True
+    return False
 
 
 class _Loaded:
@@ -131,7 +159,8 @@ class CaseItem(pytest.Item):
             self.case, verdict, seconds,
             scenario_label=_label(self.scenario.path, self.config.rootpath),
             suite_seed=self.scenario.seed if seed is None else seed,
-            runbook_base=self.config.getoption("harness_runbook_base") or self.scenario.runbook_base,
+            runbook_base=self.config.getoption("harness_runbook_base") or self.scenario.runbook_base
+            or _reports_runbooks(self.config),
         )
         keep = self.config.getoption("harness_keep") or result.breaks_gate or result.outcome == "warned"
         if keep:
@@ -153,6 +182,11 @@ class CaseItem(pytest.Item):
         return self.path, (self.case.line - 1) if self.case.line else None, self.case.id
 
 
+def _reports_runbooks(config: pytest.Config) -> str | None:
+    results = config.getoption("harness_results")
+    return run_base(Path(results).parent if results else None)
+
+
 def _dirname(case_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", case_id)[:120]
 
@@ -171,7 +205,7 @@ def _with_workdir(result: CaseResult, workdir: Path) -> CaseResult:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanted = set(config.getoption("harness_case"))
+    wanted = {split_listed_id(case)[1] for case in config.getoption("harness_case")}
     shard = config.getoption("harness_shard")
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []

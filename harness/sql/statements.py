@@ -10,6 +10,7 @@ with their lines.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -62,6 +63,26 @@ class Statement:
         statement does not start with a word."""
         first = self.tokens[0] if self.tokens else None
         return first.text.upper() if first is not None and first.kind == WORD else ""
+
+
+def pragma(statement: Statement) -> tuple[str | None, str | None]:
+    """(name, value as written, or None when it only reads) of a ``PRAGMA`` statement;
+    (None, None) for any other statement. ``PRAGMA main.foreign_keys = OFF`` ->
+    ``("foreign_keys", "OFF")``; ``PRAGMA foreign_keys(0)`` -> ``("foreign_keys", "0")``."""
+    tokens = statement.tokens
+    if statement.keyword != "PRAGMA" or len(tokens) < 2 or tokens[1].name is None:
+        return None, None
+    name, i = tokens[1].name, 2
+    qualified = tokens[i + 1].name if i + 1 < len(tokens) and tokens[i].is_op(".") else None
+    if qualified is not None:  # schema.name
+        name, i = qualified, i + 2
+    rest = [t for t in tokens[i:] if not t.is_op(";")]
+    if len(rest) >= 2 and rest[0].is_op("="):
+        return name, statement.text[rest[1].start:rest[-1].end]
+    if len(rest) >= 2 and rest[0].is_op("("):
+        inner = list(itertools.takewhile(lambda t: not (t.is_op(")") and t.depth == rest[0].depth), rest[1:]))
+        return name, statement.text[inner[0].start:inner[-1].end] if inner else ""
+    return name, None
 
 
 def split(sql: str) -> tuple[Statement, ...]:

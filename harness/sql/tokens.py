@@ -31,7 +31,7 @@ gives back the input exactly.
 from __future__ import annotations
 
 import re
-from typing import Final, NamedTuple
+from typing import Final, Iterator, NamedTuple
 
 #: Token kinds.
 WORD: Final = "word"  # a keyword or an unquoted identifier
@@ -147,7 +147,12 @@ def tokenize(sql: str, *, trivia: bool = False, first_line: int = 1) -> list[Tok
 
     ``first_line`` is the line ``sql`` starts on in its file (for a statement cut from one).
     """
-    tokens: list[Token] = []
+    return list(scan(sql, trivia=trivia, first_line=first_line))
+
+
+def scan(sql: str, *, trivia: bool = False, first_line: int = 1) -> Iterator[Token]:
+    """``tokenize``, one token at a time: for a reader that needs only the first few (the
+    leading keyword of a statement that may carry megabytes of literals)."""
     depth = 0
     line = first_line
     counted = 0  # newlines are counted up to this offset
@@ -161,13 +166,12 @@ def tokenize(sql: str, *, trivia: bool = False, first_line: int = 1) -> list[Tok
         text = match.group(kind)
         if kind == OP:
             if text == "(":
-                tokens.append(Token(kind, text, start, end, line, depth))
+                yield Token(kind, text, start, end, line, depth)
                 depth += 1
                 continue
             if text == ")":
                 depth = max(depth - 1, 0)
-        tokens.append(Token(kind, text, start, end, line, depth))
-    return tokens
+        yield Token(kind, text, start, end, line, depth)
 
 
 def is_plain_word(text: str) -> bool:

@@ -43,7 +43,8 @@ class Cost:
     counter_vm_steps: int | None = None  # SQLite's own VM_STEP count, for comparison
 
     def value(self, metric: str) -> int | None:
-        return getattr(self, metric)
+        value: int | None = getattr(self, metric)
+        return value
 
     @property
     def counters_available(self) -> bool:

@@ -50,7 +50,11 @@ def parse_header(data: bytes) -> Header:
         raise NotADatabase("magic string 'SQLite format 3' missing")
     (raw_page_size,) = struct.unpack(">H", data[16:18])
     page_size = 65536 if raw_page_size == 1 else raw_page_size
-    u32 = lambda off: struct.unpack(">I", data[off:off + 4])[0]  # noqa: E731
+
+    def u32(off: int) -> int:
+        value: int = struct.unpack(">I", data[off:off + 4])[0]
+        return value
+
     return Header(
         page_size=page_size,
         write_version=data[18],

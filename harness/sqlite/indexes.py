@@ -190,7 +190,7 @@ def unindexed_foreign_keys(schema: Schema, tables: Sequence[str] | None = None) 
     return found
 
 
-def _key(col: IndexColumn) -> tuple:
+def _key(col: IndexColumn) -> tuple[str | None, str | None, bool, str]:
     return ((col.name or "").lower(), col.expr, col.desc, (col.collation or "BINARY").upper())
 
 

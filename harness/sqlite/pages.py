@@ -154,7 +154,8 @@ def _u16(data: bytes | memoryview, off: int) -> int:
 
 
 def _u32(data: bytes | memoryview, off: int) -> int:
-    return struct.unpack_from(">I", data, off)[0]
+    value: int = struct.unpack_from(">I", data, off)[0]
+    return value
 
 
 # ------------------------------------------------------------------------------------------
@@ -412,8 +413,8 @@ class Reader:
         return bytes(out[:want])
 
     def overflow_chain(self, first: int, limit: int = 1 << 20) -> tuple[int, ...]:
-        chain = []
-        seen = set()
+        chain: list[int] = []
+        seen: set[int] = set()
         current = first
         while current and len(chain) < limit:
             if current in seen or not self.exists(current):
@@ -435,7 +436,7 @@ class Reader:
                     fields = record_fields(payload)
                     values = [decode_value(payload, f, self.encoding) for f in fields] + [None] * 5
                     type_, name, tbl, root, sql = values[:5]
-                    out.append(SchemaEntry(str(type_), str(name), str(tbl), int(root or 0),
+                    out.append(SchemaEntry(str(type_), str(name), str(tbl), int(root or 0) if isinstance(root, (int, str)) else 0,
                                            sql if isinstance(sql, str) else None, page.number,
                                            cell.offset, cell.payload_offset, cell.local_size, fields))
             self._schema = tuple(out)

@@ -391,7 +391,8 @@ def parse_rendered(text: str) -> tuple[PlanNode, ...]:
 
     Lines without connectors are taken as two-space indented (``  SCAN t`` is a child).
     """
-    stack: list[tuple[int, list]] = [(-1, [])]
+    Items = list[tuple[str, Any]]  # (detail, children in the same shape)
+    stack: list[tuple[int, Items]] = [(-1, [])]
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#") or line.strip() == HEADER:
             continue
@@ -403,11 +404,11 @@ def parse_rendered(text: str) -> tuple[PlanNode, ...]:
             depth, detail = (len(line) - len(stripped)) // 2, stripped.strip()
         while stack and stack[-1][0] >= depth:
             stack.pop()
-        kids: list = []
+        kids: Items = []
         stack[-1][1].append((detail, kids))
         stack.append((depth, kids))
 
-    def build(items: list) -> tuple[PlanNode, ...]:
+    def build(items: Items) -> tuple[PlanNode, ...]:
         return tuple(PlanNode(detail, detail, build(kids)) for detail, kids in items)
 
     return build(stack[0][1])

@@ -39,14 +39,15 @@ class StraceTool:
 
 def strace_argv(tool: StraceTool, argv: Sequence[str] = (), *, output: Path | str, calls: Sequence[str],
                 paths: Sequence[str | os.PathLike[str]] = (), inject: Sequence[str] = (), seccomp: bool = False,
-                strings: bool = False, attach: int | None = None) -> list[str]:
+                strings: bool = False, raw: Sequence[str] = (), attach: int | None = None) -> list[str]:
     """The command line running ``argv`` (or attaching to process ``attach``) under strace.
 
     Follows forks (``-f``), quiet (``-qq``, no signal lines), ``calls`` logged to ``output``;
     ``paths``: only calls on these (``-P``, exact paths); ``inject``: ``-e inject=`` expressions
     (``<syscall>:<action>[:when=<k>]``); ``seccomp``: ``--seccomp-bpf`` (never with an injected
     signal, which it drops); ``strings``: whole strings as ``\\xNN`` escapes and the path
-    behind every descriptor (``-s MAX_STRING -xx -y``), as power-loss recording needs.
+    behind every descriptor (``-s MAX_STRING -xx -y``), as power-loss recording needs;
+    ``raw``: calls printed with their arguments undecoded (no data captured).
     """
     if tool.path is None:
         raise RuntimeError(f"strace cannot run here: {tool.reason}")
@@ -56,6 +57,8 @@ def strace_argv(tool: StraceTool, argv: Sequence[str] = (), *, output: Path | st
     if strings:
         command += ["-s", str(MAX_STRING), "-xx", "-y"]
     command += ["-o", os.fspath(output), "-e", "trace=" + ",".join(calls)]
+    if raw:
+        command += ["-e", "raw=" + ",".join(raw)]
     for path in paths:
         command += ["-P", os.fspath(path)]
     for expression in inject:

@@ -95,7 +95,7 @@ REGISTRY: dict[str, Format] = {f.name: f for f in (
 FORMATS = tuple(REGISTRY)
 #: What a scenario or engine says about the history table: a preset (a format's name), a
 #: declared ``Layout``, or nothing (find whichever known table the database has).
-HistorySpec = str | Layout | None
+HistorySpec = str | Layout | History | None  # a History: an adapter's own (alembic's revisions)
 
 
 def presets() -> dict[str, Layout]:
@@ -124,8 +124,8 @@ def history_tables() -> frozenset[str]:
 
 def history_of(spec: HistorySpec, where: str = "engine.history") -> History | None:
     """The ``History`` a spec names: a preset's, a declared one, or None (detect)."""
-    if spec is None:
-        return None
+    if spec is None or isinstance(spec, History):
+        return spec
     if isinstance(spec, Layout):
         return DeclaredHistory(spec)
     if spec not in REGISTRY:
@@ -142,11 +142,12 @@ def read_history(conn: sqlite3.Connection, spec: HistorySpec = None) -> Recorded
     framework's name that fits none of their layouts is an input error naming the table
     and the column it lacks, never a crash or an engine failure.
     """
-    if isinstance(spec, Layout):
-        declared = DeclaredHistory(spec)
+    if isinstance(spec, (Layout, History)):
+        declared = DeclaredHistory(spec) if isinstance(spec, Layout) else spec
         if not declared.exists(conn):
             return NO_HISTORY
-        return Recorded("declared", spec.table, _versioned(declared.read(conn)), spec.cumulative, declared)
+        return Recorded("declared", declared.name, _versioned(declared.read(conn)), declared.layout.cumulative,
+                        declared)
     preferred = [REGISTRY[spec]] if spec in REGISTRY else []
     candidates = preferred + [f for f in REGISTRY.values() if f not in preferred]
     misfit: History | None = None

@@ -232,6 +232,23 @@ class History:
         """What the framework records when a file that ran without a transaction fails."""
 
 
+class RevisionHistory(History):
+    """Text ids (alembic's revisions) ordered by the engine's list: each row's version is its
+    id's 1-based position in ``order``, so it compares with the engine's numbered migrations
+    (0: an id the engine does not know). Read-only: the tool itself writes the table."""
+
+    def __init__(self, layout: Layout, order: Sequence[str]) -> None:
+        self.layout = layout
+        self.order = {revision: i + 1 for i, revision in enumerate(order)}
+
+    def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+        return tuple(replace(r, version=self.order.get(r.key, 0)) for r in rows)
+
+    @property
+    def how(self) -> str:
+        return "as the tool's revision table"
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What a database's history table says, read by the harness itself."""

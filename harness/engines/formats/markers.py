@@ -12,11 +12,10 @@ one lexer (``harness.sql``), so a keyword in a comment or a string never counts.
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Sequence
 
-from harness.sql import Statement
+from harness.sql import Statement, pragma
 
 #: sqlx: the file's text starts with ``-- no-transaction`` (sqlx's ``starts_with``).
 SQLX_NO_TX = "-- no-transaction"
@@ -135,26 +134,6 @@ def ends_or_begins_transaction(statement: Statement) -> bool:
     return statement.keyword in TRANSACTION_CONTROL and not is_rollback_to(statement)
 
 
-def pragma(statement: Statement) -> tuple[str | None, str | None]:
-    """(name, value as written, or None when it only reads) of a ``PRAGMA`` statement;
-    (None, None) for any other statement. ``PRAGMA main.foreign_keys = OFF`` ->
-    ``("foreign_keys", "OFF")``; ``PRAGMA foreign_keys(0)`` -> ``("foreign_keys", "0")``."""
-    tokens = statement.tokens
-    if statement.keyword != "PRAGMA" or len(tokens) < 2 or tokens[1].name is None:
-        return None, None
-    name, i = tokens[1].name, 2
-    qualified = tokens[i + 1].name if i + 1 < len(tokens) and tokens[i].is_op(".") else None
-    if qualified is not None:  # schema.name
-        name, i = qualified, i + 2
-    rest = [t for t in tokens[i:] if not t.is_op(";")]
-    if len(rest) >= 2 and rest[0].is_op("="):
-        return name, statement.text[rest[1].start:rest[-1].end]
-    if len(rest) >= 2 and rest[0].is_op("("):
-        inner = list(itertools.takewhile(lambda t: not (t.is_op(")") and t.depth == rest[0].depth), rest[1:]))
-        return name, statement.text[inner[0].start:inner[-1].end] if inner else ""
-    return name, None
-
-
 def pragma_name(statement: Statement) -> str | None:
     """``foreign_keys`` for ``PRAGMA main.foreign_keys = OFF``; None for any other statement."""
     return pragma(statement)[0]
@@ -178,5 +157,5 @@ __all__ = [
     "NOT_IN_TRANSACTION", "REFERENCE_FOREIGN_KEYS_OFF", "SQLX_NO_TX", "TRANSACTION_CONTROL",
     "any_framework_marker", "cannot_be_wrapped", "controls_transactions", "dbmate_options", "dbmate_up",
     "ends_or_begins_transaction", "foreign_keys_off_first", "goose_up", "is_rollback_to", "opts_out_of_transaction",
-    "pragma", "pragma_name", "sqlx_no_tx", "up_section",
+    "pragma_name", "sqlx_no_tx", "up_section",
 ]
