@@ -146,7 +146,9 @@ def test_dotted_numbered_names_and_their_limits(tmp_path: Path) -> None:
      "system SQLite"),
     ("diesel", {"Cargo.toml": '[dependencies]\ndiesel = { version = "2", features = ["sqlite"] }\n'
                               'libsqlite3-sys = { version = "0.28", features = ["bundled"] }\n'}, True, "bundled"),
-    ("atlas", {}, False, "mattn/go-sqlite3"),
+    ("atlas", {"atlas.hcl": 'env "local" {\n  url = "sqlite://app.db"\n}\n'}, False, "mattn/go-sqlite3"),
+    ("dbmate", {"package.json": '{"devDependencies": {"dbmate": "2"}}'}, False, "mattn/go-sqlite3"),
+    ("dbmate", {}, None, "does not show"),
     ("sqlx", {}, True, "sqlx"),
     ("goose", {}, None, "does not show"),
 ])

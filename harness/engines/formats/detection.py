@@ -325,9 +325,9 @@ def foreign_keys(fmt: str, directory: Path) -> tuple[bool | None, str]:
             return False, f"{drivers['diesel']} on the system SQLite, which starts with foreign keys off; " \
                           f"Diesel sets no PRAGMA"
         return None, "the repository does not show Diesel's SQLite build"
-    if fmt in ("atlas", "dbmate"):
-        return False, f"{fmt} opens SQLite through mattn/go-sqlite3, which leaves foreign keys off unless the URL " \
-                      f"asks (_fk=1)"
+    if fmt in ("atlas", "dbmate") and fmt in repository.frameworks:
+        return False, f"{repository.frameworks[fmt]}; {fmt} opens SQLite through mattn/go-sqlite3, which leaves " \
+                      f"foreign keys off unless the URL asks (_fk=1)"
     if fmt in ("golang-migrate", "goose") and "mattn" in drivers:
         return False, f"{drivers['mattn']}, which leaves foreign keys off unless the URL asks (_fk=1)"
     if fmt == "refinery" and "rusqlite" in drivers:
