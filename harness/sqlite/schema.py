@@ -638,7 +638,8 @@ def _fk_target(fk: ForeignKey) -> str:
 
 
 def _fk_text(fk: ForeignKey) -> str:
-    text = f"foreign key ({', '.join(fk.columns)}) -> {_fk_target(fk)} ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
+    text = (f"foreign key ({', '.join(fk.columns)}) -> {_fk_target(fk)} "
+            f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
     if fk.match and fk.match != "NONE":
         text += f" MATCH {fk.match}"
     if fk.deferrable:
