@@ -68,7 +68,10 @@ def run_pytest(files: Sequence[Path], reports: Path, extra: Sequence[str]) -> in
     import pytest
 
     reports.mkdir(parents=True, exist_ok=True)
-    args = [*_plugin_args(), "-q", "--no-header", "-p", "no:randomly", "-o", "addopts=", "--rootdir", os.getcwd(),
+    # --tb=no -rE: a failing case is told once, in the closing lines, under its root cause
+    # (the reports and `harness repro` hold its details); errors outside cases still show.
+    args = [*_plugin_args(), "-q", "--no-header", "--tb=no", "-rE", "-p", "no:randomly", "-o", "addopts=",
+            "--rootdir", os.getcwd(),
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--harness-results={reports / 'results.json'}", f"--harness-junit={reports / 'junit.xml'}",
             *extra, *map(str, files)]

@@ -38,7 +38,8 @@ def migrations(tmp_path: Path, directory: Path, *args: str) -> subprocess.Comple
 
 
 def failed_lines(run: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line.strip() for line in run.stdout.splitlines() if line.strip().startswith(("FAILED ", "ERRORED "))]
+    """The root-cause lines of the gate's summary that fail it."""
+    return [line.strip() for line in run.stdout.splitlines() if line.strip().startswith(("FAILED   ", "ERRORED  "))]
 
 
 def make(directory: Path, files: dict[str, str]) -> Path:
@@ -54,8 +55,10 @@ def make(directory: Path, files: dict[str, str]) -> Path:
 def test_a_rebuild_that_loses_rows_through_a_join_fails_data_preserved(tmp_path: Path) -> None:
     run = migrations(tmp_path, DATA / "rebuild_inner_join")
     assert run.returncode == 1, run.stdout + run.stderr
-    assert any(line.startswith("FAILED   matrix[fixture=v1]::data-preserved: table posts:") and "rows lost" in line
-               for line in failed_lines(run)), run.stdout
+    assert failed_lines(run) == [
+        "FAILED   rebuild_inner_join/0002_posts_need_an_author.sql line 4: rows of posts not carried over by "
+        "`INSERT INTO posts_new (id, author_name, body) SELECT posts.…` before `DROP TABLE posts` "
+        "\u2014 matrix::data-preserved at v1 (1 case)"], run.stdout
 
 
 def test_a_table_dropped_and_recreated_is_not_declared_dropped() -> None:
@@ -78,9 +81,12 @@ def test_goose_wraps_the_file_so_its_pragma_is_a_no_op_and_the_cascade_deletes_c
     assert run.returncode == 1, run.stdout + run.stderr
     assert "(goose format)" in run.stdout
     failed = failed_lines(run)
-    assert any(line.startswith("FAILED   matrix[fixture=v1]::data-preserved: table child:") and "rows lost" in line
-               for line in failed), run.stdout
-    assert "WARNED   lint::pragma-in-transaction: goose_fk_rebuild/0002_parent_created_at.sql:4" in run.stdout
+    assert failed == [  # the DROP's line in the file (line 6 of the up section)
+        "FAILED   goose_fk_rebuild/0002_parent_created_at.sql line 7: rows of child deleted by `DROP TABLE parent` "
+        "(ON DELETE CASCADE from child.parent_id, foreign_keys on) \u2014 matrix::data-preserved at v1 (1 case)"], \
+        run.stdout
+    assert any(line.strip().startswith("WARNED   goose_fk_rebuild/0002_parent_created_at.sql:4")
+               and "lint::pragma-in-transaction (1 case)" in line for line in run.stdout.splitlines()), run.stdout
     scenario = (tmp_path / "work" / "scenario.toml").read_text()
     assert "foreign_keys = true" in scenario and "params = { wrapped = true }" in scenario
 

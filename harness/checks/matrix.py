@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
+from harness.checks.culprit import (first_divergence, loss_cause, migration_label, schema_line, step_cause,
+                                    tables_of, upgrade_cause)
 from harness.checks.history_rules import history_problems
 from harness.checks.preservation import (
     Declared,
+    OrphanFix,
     compare,
     declared_mutations,
     invariants,
@@ -26,8 +30,9 @@ from harness.checks.preservation import (
     parse_fixes,
 )
 from harness.checks.matrix_faults import atomic_on_failure, crash_safe
-from harness.checks.starts import FRESH, is_fresh, start_copy, start_version
+from harness.checks.starts import FRESH, blocked_by_upgrade, is_fresh, start_copy, start_version
 from harness.checks.states import difference, state_of
+from harness.engines.protocol import Migration
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec
 from harness.engines.formats import read_history
@@ -48,19 +53,23 @@ class Upgrade:
     size_after: int
 
 
-def upgrade(ctx: CaseContext, *, keep_before: bool = False) -> Upgrade | v.Verdict:
+def upgrade(ctx: CaseContext, *, keep_before: bool = False, locate: bool = False) -> Upgrade | v.Verdict:
     """Copy the starting point, upgrade it to head (a verdict if it fails).
 
     ``keep_before`` also keeps an untouched copy of the start, for the checks that compare
     with it: a second copy of every fixture for every check is a cost the others need not pay.
+    ``locate``: a failure names the migration, line and mechanism (the ``upgrades`` check
+    reports it; the other checks are only blocked by it and need not pay for that).
     """
     db = start_copy(ctx)
     before = start_copy(ctx, "before") if keep_before and not is_fresh(ctx) else None
     size_before = db.stat().st_size if db.exists() else 0
     outcome = ctx.engine.migrate(db)
     if not outcome.ok:
+        cause = upgrade_cause(ctx, start_copy(ctx, "located"), start_version(ctx), outcome) if locate else None
         return v.failed(f"upgrade to head failed: {outcome.describe()}", measured=str(outcome.error_code),
-                        threshold="success", details=(outcome.message + "\n" + outcome.stderr)[-4000:])
+                        threshold="success", details=(outcome.message + "\n" + outcome.stderr)[-4000:],
+                        observations={"error_code": outcome.error_code}, cause=cause)
     return Upgrade(db, before, outcome.seconds, size_before, db.stat().st_size)
 
 
@@ -68,7 +77,8 @@ def fresh_install(ctx: CaseContext) -> Path | v.Verdict:
     db = ctx.fresh_db("fresh")
     outcome = ctx.engine.migrate(db)
     if not outcome.ok:
-        return v.errored(f"the fresh install to compare with failed: {outcome.describe()}")
+        return v.failed(f"the fresh install failed: {outcome.describe()}", measured=str(outcome.error_code),
+                        observations={"error_code": outcome.error_code})
     return db
 
 
@@ -78,7 +88,7 @@ def _history_table(ctx: CaseContext, db: Path) -> str | None:
 
 
 def upgrades(ctx: CaseContext) -> v.Verdict:
-    done = upgrade(ctx)
+    done = upgrade(ctx, locate=True)
     if isinstance(done, v.Verdict):
         return done
     growth = done.size_after / done.size_before if done.size_before else None
@@ -98,21 +108,47 @@ def upgrades(ctx: CaseContext) -> v.Verdict:
 def schema_converges(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare schemas: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     fresh = fresh_install(ctx)
     if isinstance(fresh, v.Verdict):
-        return fresh
+        return blocked_by_upgrade(ctx, fresh.observations.get("error_code"), FRESH)
     lines = schema.diff(schema.read_file(fresh), schema.read_file(done.db))
     if lines:
-        return v.failed(f"upgraded schema differs from the fresh install: {lines[0]}",
-                        measured=f"{len(lines)} differences", threshold="0", details="\n".join(lines))
+        first = lines[0].splitlines()[0]
+        cause = _schema_cause(ctx, first)
+        where = f" after {cause.where()}" if cause.migration else ""
+        return v.failed(f"upgraded schema differs from the fresh install{where}: {lines[0]}",
+                        measured=f"{len(lines)} differences", threshold="0", details="\n".join(lines), cause=cause)
     return v.passed("upgraded schema equals the fresh install's")
+
+
+def _schema_cause(ctx: CaseContext, first: str) -> v.Cause:
+    """The first migration after which the legacy copy's schema differs from a fresh install
+    stepped to the same version, on the object of the first difference."""
+    fresh = ctx.fresh_db("located-fresh")
+    subject = first.split(":", 1)[0] + ":"
+
+    def differs(db: Path, migration: Migration) -> bool:
+        if not ctx.engine.migrate(fresh, migration.version).ok:
+            return False
+        return any(line.startswith(subject) for line in schema.diff(schema.read_file(fresh), schema.read_file(db)))
+
+    start = start_version(ctx)
+    if start and ctx.engine.migrate(fresh, start).ok and fresh.exists():
+        at_start = schema.diff(schema.read_file(fresh), schema.read_file(start_copy(ctx, "start")))
+        if any(line.startswith(subject) for line in at_start):
+            return v.Cause(f"schema: {first} (already so in the fixture, before any pending migration)")
+    found = first_divergence(ctx, start_copy(ctx, "located"), start, differs)
+    if found is None:
+        return v.Cause(f"schema: {first}")
+    migration, _ = found
+    return v.Cause(f"schema: {first}", migration_label(migration), schema_line(migration, first))
 
 
 def path_equivalent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare paths: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     stepped = start_copy(ctx, "stepped")
     fmt = ctx.history_format()
     first = start_version(ctx)
@@ -124,7 +160,8 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
             return v.failed(f"stepping one migration at a time failed at {migration.version}_{migration.name}: "
                             f"{outcome.describe()}", measured=str(outcome.error_code), threshold="success",
                             details="one run succeeded; a setting or state one migration left on the connection "
-                                    "may be what a later one relies on")
+                                    "may be what a later one relies on",
+                            cause=step_cause(ctx, migration, outcome, "one migration at a time: "))
     window = ctx.volatile_window()
     one_run, stepwise = state_of(done.db, fmt, window), state_of(stepped, fmt, window)
     if one_run != stepwise:
@@ -139,7 +176,7 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
 def data_preserved(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx, keep_before=True)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot compare data: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     assert done.before is not None
     try:
         fixes = parse_fixes(mapping_of(ctx.case.options, "orphan_fixes"))
@@ -150,25 +187,56 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
     if ctx.option("declared_mutations", False):  # zero-config: the SQL's own UPDATE/DELETE/DROP are intended
         first = start_version(ctx)
         declared = declared_mutations(m.sql or "" for m in pending(ctx.migrations(), first))
-    report = compare(done.before, done.db, fixes, ignore_tables={history_table} if history_table else (),
-                     declared=declared)
+    ignore = {history_table} if history_table else ()
+    report = compare(done.before, done.db, fixes, ignore_tables=ignore, declared=declared)
     fixture = ctx.fixture()
     problems = list(report.problems)
     problems += invariants(done.db, [(i.name, i.sql, i.expect) for i in fixture.invariants])
     observations = {"rows_checked": report.checked_rows, "new_rows": report.new_rows,
                     "orphans_normalised": report.fixed_orphans}
     if problems:
-        return v.failed(problems[0], measured=f"{len(problems)} tables or invariants", threshold="0",
-                        details="\n".join(problems), observations=observations)
+        cause = _loss_cause(ctx, done.before, tables_of(report.problems), fixes, ignore) if report.problems else None
+        summary = _cause_sentence(problems[0], cause) if cause is not None and cause.migration else problems[0]
+        return v.failed(summary, measured=f"{len(problems)} tables or invariants", threshold="0",
+                        details="\n".join(problems), observations=observations, cause=cause)
     return v.passed(f"all {report.checked_rows} rows kept"
                     + (f", {report.fixed_orphans} orphan references normalised" if report.fixed_orphans else ""),
                     observations=observations)
 
 
+def _loss_cause(ctx: CaseContext, before: Path, tables: list[str], fixes: tuple[OrphanFix, ...],
+                ignore: Iterable[str]) -> v.Cause | None:
+    """The first migration after which rows of the first losing table are gone, and its statement."""
+    if not tables:
+        return None
+    first = start_version(ctx)
+    applied: list[Migration] = []
+
+    def differs(db: Path, migration: Migration) -> bool:
+        applied.append(migration)
+        declared = Declared()
+        if ctx.option("declared_mutations", False):
+            declared = declared_mutations(m.sql or "" for m in applied)
+        found = compare(before, db, fixes, ignore_tables=ignore, declared=declared)
+        return tables[0] in tables_of(found.problems)
+
+    located = first_divergence(ctx, start_copy(ctx, "located"), first, differs)
+    if located is None:
+        return v.Cause(f"rows of {tables[0]} lost")
+    migration, schema_before = located
+    return loss_cause(migration, tables[0], schema_before)
+
+
+def _cause_sentence(problem: str, cause: v.Cause) -> str:
+    """``table X: 20 of 20 rows lost (…): rows of X deleted by `DROP TABLE Y` in F line N (…)``."""
+    mechanism, _, why = cause.mechanism.partition(" (")
+    return f"{problem}: {mechanism} in {cause.where()}" + (f" ({why}" if why else "")
+
+
 def integrity(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot check integrity: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     state = inspect.observe(done.db, with_content=False, with_files=False)
     problems = []
     if state.integrity != "ok":
@@ -186,7 +254,7 @@ def integrity(ctx: CaseContext) -> v.Verdict:
 def idempotent(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot check idempotency: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     # Bytes first: a byte-identical database cannot hold a different state, so the logical
     # state (every row read and hashed) is read only to explain a change, from a copy kept
     # at head. Reading it up front cost more than all the matrix's other checks together.
@@ -217,7 +285,7 @@ def idempotent(ctx: CaseContext) -> v.Verdict:
 def history_continuous(ctx: CaseContext) -> v.Verdict:
     done = upgrade(ctx)
     if isinstance(done, v.Verdict):
-        return v.errored(f"cannot read the history: {done.summary}")
+        return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     with inspect.reading(done.db) as conn:
         found = read_history(conn, ctx.history_format())
     problems = history_problems(found, ctx.migrations(), complete=True)

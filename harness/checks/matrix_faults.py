@@ -32,7 +32,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from harness.checks import verdict as v
 from harness.checks.context import CaseContext
-from harness.checks.starts import start_copy, start_version
+from harness.checks.starts import blocked_by_upgrade, start_copy, start_version
 from harness.checks.states import State, reopened_step, state_of
 from harness.engines.faults import supported_faults
 from harness.engines.protocol import (
@@ -69,7 +69,7 @@ def legitimate_states(ctx: CaseContext) -> Legitimate | v.Verdict:
         db = start_copy(ctx, f"state-{migration.version}")
         outcome = ctx.engine.migrate(db, migration.version)
         if not outcome.ok:
-            return v.errored(f"setup: migrate(target={migration.version}) failed: {outcome.describe()}")
+            return blocked_by_upgrade(ctx, outcome.error_code)  # the plain upgrade fails: nothing to inject into
         states.append(state_of(db, fmt, ctx.volatile_window()))
         labels.append(f"after {migration.version}_{migration.name}")
     return Legitimate(tuple(states), tuple(labels))
@@ -179,7 +179,7 @@ def run_faults(ctx: CaseContext, kinds: tuple[str, ...], what: str) -> v.Verdict
     for kind in supported:
         counted = ctx.engine.count_points(start_copy(ctx, f"count-{kind}"), None, kind)  # type: ignore[attr-defined]
         if not counted.outcome.ok:
-            return v.errored(f"counting {kind} points: the migration itself failed: {counted.outcome.describe()}")
+            return blocked_by_upgrade(ctx, counted.outcome.error_code)
         judge = _Judge(ctx, legit, kind)
         exhaustive = kind in SWEPT and counted.points <= MAX_SWEEP
         bad = _sweep(judge, counted.points) if exhaustive else _search(judge, counted.points, ctx) \

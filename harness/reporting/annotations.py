@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from harness.reporting.results import ERRORED, FAILED, OUTCOMES, WARNED, CaseResult, RunResult
+from harness.reporting.results import ERRORED, FAILED, HAZARD, OUTCOMES, WARNED, CaseResult, RunResult
 from harness.reporting.sanitize import clean, one_line
 
 __all__ = ["annotations", "escape_data", "escape_property", "MAX_PER_KIND", "MAX_TOTAL"]
@@ -49,9 +49,9 @@ def escape_property(text: str) -> str:
 
 
 def _kind(case: CaseResult) -> str | None:
-    if case.outcome in (FAILED, ERRORED) or case.outcome not in OUTCOMES:
+    if case.outcome in (FAILED, ERRORED) or case.outcome not in OUTCOMES or case.breaks_gate:
         return "error"
-    if case.outcome == WARNED:
+    if case.outcome in (WARNED, HAZARD):
         return "warning"
     return None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from harness.reporting.causes import line_of, root_causes
 from harness.reporting.results import CaseResult, RunResult
+from harness.reporting.sanitize import one_line
 
 
 def failure_text(result: CaseResult) -> str:
@@ -21,15 +23,14 @@ def failure_text(result: CaseResult) -> str:
 
 
 def summary(run: RunResult, reports: str) -> str:
-    """The gate's closing lines: the verdict, then one line per case that needs a look."""
+    """The gate's closing lines: the verdict, then one line per root cause (not per case)."""
     counts = run.counts()
     verdict = "PASSED" if run.passed else "FAILED"
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     lines = [f"harness gate {verdict}: {len(run.cases)} cases ({parts}) in {run.seconds:.1f}s, "
              f"seed {run.seed}, SQLite {run.sqlite_version}"]
-    for case in run.cases:
-        if case.outcome in ("failed", "errored", "warned"):
-            lines.append(f"  {case.outcome.upper():8} {case.case_id}: {case.summary}")
-            lines.append(f"           runbook {case.runbook_url} | {case.repro}")
+    for cause in root_causes(run):
+        lines.append(f"  {line_of(cause)}")
+        lines.append(f"           runbook {one_line(cause.runbook_url, None)} | {one_line(cause.repro, None)}")
     lines.append(f"reports: {reports}")
     return "\n".join(lines)

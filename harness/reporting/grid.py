@@ -15,7 +15,8 @@ anything else                        the whole params string       check
 
 A family not named above picks the drills layout when its cases carry ``kind`` and
 ``snapshots`` params and the plans layout when they carry ``query``. Rows and columns keep
-the order in which they first appear in the run (the catalogue's order). One cell may hold
+the order in which they first appear in the run (the catalogue's order), except rows
+named by fixture, which sort in migration order (numbers by value: v2 before v10). One cell may hold
 several cases (a drill runs several checks per damage kind and snapshot state): the cell
 shows the worst outcome and links every case; each entry is labelled with what the row and
 column do not already say. Every case id maps to one HTML anchor (``anchor``).
@@ -28,16 +29,18 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from harness.reporting.results import ERRORED, FAILED, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult, RunResult
+from harness.reporting.results import (BLOCKED, ERRORED, FAILED, HAZARD, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult,
+                                      RunResult, natural_order)
 
 __all__ = ["Cell", "Entry", "Grid", "Layout", "anchor", "grids", "layout_for", "worst", "NO_PARAMS"]
 
 CHECK = "check"
+VERSION_ROW = "fixture"
 NO_PARAMS = "\u2014"  # "—": the row of a family whose cases have no params
 MISSING = "\u2014"
 
 # Worst first. An outcome this version does not know counts as errored.
-SEVERITY_ORDER = (ERRORED, FAILED, WARNED, SKIPPED, PASSED)
+SEVERITY_ORDER = (ERRORED, FAILED, HAZARD, WARNED, BLOCKED, SKIPPED, PASSED)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def _rank(outcome: str) -> int:
 
 
 def worst(outcomes: Iterable[str]) -> str:
-    """The most severe of ``outcomes`` (errored > failed > warned > skipped > passed)."""
+    """The most severe of ``outcomes`` (errored > failed > hazard > warned > blocked > skipped > passed)."""
     ranks = [_rank(o) for o in outcomes]
     return SEVERITY_ORDER[min(ranks)] if ranks else PASSED
 
@@ -224,7 +227,8 @@ def _grid(family: str, cases: list[CaseResult]) -> Grid:
         family=family,
         row_label=_axis_label(layout.rows, present),
         column_label=_axis_label(layout.columns, present),
-        rows=tuple(rows),
+        # fixtures are named after schema versions: in migration order (v2 before v10)
+        rows=tuple(sorted(rows, key=natural_order) if layout.rows[:1] == (VERSION_ROW,) else rows),
         columns=tuple(columns),
         cells={key: Cell(tuple(value)) for key, value in entries.items()},
     )

@@ -14,7 +14,10 @@ friends are shown as text). The markup is also well-formed XML (void elements cl
 no named entities), which the tests use to check that hostile data did not break it.
 
 Sections, top to bottom: header (verdict, counts, seed, duration, SQLite version and
-compile options); "Needs a look" (every failed / errored / warned case, linked);
+compile options); "Needs a look": the root causes first (``causes.root_causes``: failures
+that break the gate, then warnings, hazards and blocked; each with the migration file and
+line, the mechanism, the versions it hits, its cases and how many it blocks, linked to its
+first case), then every failed / errored / warned / hazard case, linked;
 one grid per family (``grid.grids``), each cell coloured by its worst outcome and linked
 to the case's details; details of each failed / errored / warned case (measured vs
 threshold, the diff, runbook, reproduce command, seed, scenario line, params, preserved
@@ -35,7 +38,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from harness.reporting import grid as grids_
-from harness.reporting.results import ERRORED, FAILED, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult, RunResult
+from harness.reporting.causes import RootCause, root_causes, versions_text
+from harness.reporting.results import (BLOCKED, ERRORED, FAILED, HAZARD, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult,
+                                      RunResult)
 from harness.reporting.sanitize import clean, one_line
 from harness.sqlite.files import write_atomic
 
@@ -54,8 +59,9 @@ OBSERVATIONS_LIMIT = 32_000
 VALUE_LIMIT = 2_000
 LABEL_LIMIT = 70  # a label in the timing chart
 
-PROBLEMS = (ERRORED, FAILED, WARNED)
-SYMBOLS = {PASSED: "\u2713", FAILED: "\u2717", ERRORED: "!", WARNED: "\u26a0", SKIPPED: "\u2013"}
+PROBLEMS = (ERRORED, FAILED, HAZARD, WARNED)
+SYMBOLS = {PASSED: "\u2713", FAILED: "\u2717", ERRORED: "!", WARNED: "\u26a0", SKIPPED: "\u2013", HAZARD: "\u25cb",
+           BLOCKED: "\u2298"}
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
        "base-uri 'none'; form-action 'none'")
@@ -114,6 +120,7 @@ def render(
         "csp": CSP,
         "run": _run_view(run),
         "problems": [_brief(c) for c in problems],
+        "causes": [_cause_view(c) for c in root_causes(run)],
         "details": [_case_view(c, linker) for c in problems[:MAX_DETAILED]],
         "details_omitted": max(0, len(problems) - MAX_DETAILED),
         "grids": [_grid_view(g) for g in grids_.grids(run)],
@@ -192,6 +199,23 @@ def _brief(case: CaseResult) -> dict[str, Any]:
         "severity": one_line(case.severity, 50),
         "summary": one_line(case.summary, 300),
         "seconds": f"{_seconds(case.seconds):.3f}",
+    }
+
+
+def _cause_view(cause: RootCause) -> dict[str, Any]:
+    return {
+        "id": one_line(cause.id, 100),
+        "anchor": grids_.anchor(cause.first_case),
+        "outcome": one_line(cause.outcome, 50),
+        "css": _css_outcome(cause.outcome),
+        "cls": one_line(cause.cls, 50),
+        "severity": one_line(cause.severity, 50),
+        "where": one_line(cause.where(), VALUE_LIMIT),
+        "mechanism": one_line(cause.mechanism, 600),
+        "check": one_line(f"{cause.family}::{cause.check}", 300),
+        "versions": one_line(versions_text(cause.versions), VALUE_LIMIT),
+        "cases": len(cause.case_ids),
+        "blocked": len(cause.blocked),
     }
 
 

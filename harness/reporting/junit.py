@@ -10,8 +10,12 @@ Outcomes:
 * failed  -> ``<failure message="{check} failed: measured M vs threshold T; runbook URL">``
 * errored -> ``<error>`` with the same message and body (the gate fails either way)
 * skipped -> ``<skipped message="{summary}">``
+* blocked -> ``<skipped message="blocked by {case id}: …">`` (the blocking case carries the
+  failure; CI tools have no "blocked", and an error per dependent check would repeat it)
 * warned  -> a passing testcase whose ``<system-out>`` starts with
   ``WARNING (severity warn, does not fail the gate): `` and the same message line
+* hazard  -> like warned with ``HAZARD (fails only on boundary data, severity warn): ``; a
+  ``<failure>`` when the scenario gives hazards severity error
 * passed  -> a plain testcase
 
 The failure body holds the summary, details, params, ``seed: N``, ``reproduce: <command>``,
@@ -29,13 +33,15 @@ from typing import Any, Mapping
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from harness.reporting.results import ERRORED, FAILED, PASSED, SKIPPED, WARNED, CaseResult, RunResult
+from harness.reporting.results import (BLOCKED, ERRORED, FAILED, HAZARD, PASSED, SKIPPED, WARNED, CaseResult,
+                                      RunResult)
 from harness.reporting.sanitize import clean, one_line
 from harness.sqlite.files import write_atomic
 
 __all__ = ["render", "write", "failure_message", "failure_body", "WARNING_PREFIX"]
 
 WARNING_PREFIX = "WARNING (severity warn, does not fail the gate): "
+HAZARD_PREFIX = "HAZARD (fails only on boundary data, severity warn): "
 
 # junit-xml drops ``time`` when it is 0 and consumers then show NaN: never go below this.
 MIN_SECONDS = 1e-6
@@ -125,14 +131,19 @@ def _testcase(case: CaseResult) -> TestCase:
         line=case.line if isinstance(case.line, int) and case.line > 0 else None,
     )
     stdout = observations
-    if case.outcome == FAILED:
+    if case.outcome == FAILED or (case.outcome == HAZARD and case.breaks_gate):
         testcase.add_failure_info(message=failure_message(case), output=failure_body(case))
     elif case.outcome == ERRORED:
         testcase.add_error_info(message=failure_message(case), output=failure_body(case))
     elif case.outcome == SKIPPED:
         testcase.add_skipped_info(message=one_line(case.summary) or "skipped")
-    elif case.outcome == WARNED:
-        warning = WARNING_PREFIX + failure_message(case) + "\n" + failure_body(case)
+    elif case.outcome == BLOCKED:
+        by = one_line(case.blocked_by, None) or "another case"
+        summary = one_line(case.summary)
+        testcase.add_skipped_info(message=summary if by in summary else f"blocked by {by}: {summary}")
+    elif case.outcome in (WARNED, HAZARD):
+        prefix = HAZARD_PREFIX if case.outcome == HAZARD else WARNING_PREFIX
+        warning = prefix + failure_message(case) + "\n" + failure_body(case)
         stdout = warning + ("\n\n" + observations if observations else "")
     elif case.outcome != PASSED:
         # An outcome this version does not know must not pass silently.

@@ -1,7 +1,9 @@
 """A GitHub-flavoured Markdown summary of a run, for ``$GITHUB_STEP_SUMMARY``.
 
 Layout: a verdict heading; one line with case count, duration, seed, SQLite version,
-profile (and shard); optional links to the other reports; a counts table; a "Failures"
+profile (and shard); optional links to the other reports; a counts table; a "Root causes"
+table first (one row per root cause, ``causes.root_causes`` order: the migration file and
+line, the mechanism, the versions it hits, its cases and the cases it blocks); a "Failures"
 table (failed, errored and unknown outcomes) and a "Warnings" table (warned), one row per
 case: case id, outcome, measured vs threshold, summary, a clickable ``[runbook](url)`` and
 the reproduce command in a code span.
@@ -24,7 +26,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import quote, urlsplit
 
-from harness.reporting.results import ERRORED, FAILED, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult, RunResult
+from harness.reporting.causes import RootCause, root_causes, versions_text
+from harness.reporting.results import (BLOCKED, ERRORED, FAILED, HAZARD, OUTCOMES, PASSED, SKIPPED, WARNED, CaseResult,
+                                      RunResult)
 from harness.reporting.sanitize import one_line
 
 __all__ = ["render", "write", "text", "code", "link", "MAX_BYTES", "DEFAULT_LIMIT"]
@@ -38,11 +42,17 @@ VALUE_LIMIT = 200
 REPRO_LIMIT = 2_000
 URL_LIMIT = 2_000
 
-ICONS = {PASSED: "\u2705", FAILED: "\u274c", ERRORED: "\U0001f4a5", WARNED: "\u26a0\ufe0f", SKIPPED: "\u23ed\ufe0f"}
+ICONS = {PASSED: "\u2705", FAILED: "\u274c", ERRORED: "\U0001f4a5", WARNED: "\u26a0\ufe0f", SKIPPED: "\u23ed\ufe0f",
+         HAZARD: "\U0001f7e1", BLOCKED: "\u26d4"}
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _BACKTICKS = re.compile(r"`+")
 _URL_SAFE = ":/?#@!$&'*+,;=%~"  # no parentheses, pipes, spaces or angle brackets
+
+CAUSES_HEAD = (
+    "| root cause | class | versions | cases | runbook | reproduce |\n"
+    "|---|---|---|---|---|---|\n"
+)
 
 TABLE_HEAD = (
     "| case | outcome | measured vs threshold | summary | runbook | reproduce |\n"
@@ -100,6 +110,21 @@ def _row(case: CaseResult) -> str:
     return "| " + " | ".join(cells) + " |\n"
 
 
+def _cause_row(cause: RootCause) -> str:
+    where = cause.where()
+    head = f"{code(where, VALUE_LIMIT)} {text(cause.mechanism)}" if where else text(cause.mechanism)
+    counted = f"{len(cause.case_ids)}" + (f" (+{len(cause.blocked)} blocked)" if cause.blocked else "")
+    cells = (
+        f"{ICONS.get(cause.outcome, ICONS[ERRORED])} {head}",
+        text(f"{cause.cls}, {cause.severity}", 50),
+        text(versions_text(cause.versions)) if cause.versions else text(f"{cause.family}::{cause.check}", 200),
+        counted,
+        link("runbook", cause.runbook_url),
+        code(cause.repro, REPRO_LIMIT),
+    )
+    return "| " + " | ".join(cells) + " |\n"
+
+
 def _duration(seconds: object) -> str:
     value = float(seconds) if isinstance(seconds, (int, float)) else 0.0
     if not value == value or value < 0:  # NaN / negative
@@ -128,12 +153,13 @@ def _head(run: RunResult, links: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _section(title: str, noun: str, rows: Iterable[str], total: int, budget: int) -> tuple[str, int]:
+def _section(title: str, noun: str, rows: Iterable[str], total: int, budget: int,
+             table_head: str = TABLE_HEAD) -> tuple[str, int]:
     """The section's text (within ``budget`` bytes as far as possible) and how many rows it holds."""
     note_room = len(f"\n_\u2026 {total} more {noun}: see the HTML report / JUnit_\n".encode("utf-8")) + 4
     head = f"\n### {title} ({total})\n\n"
-    parts = [head, TABLE_HEAD]
-    used = len(head.encode("utf-8")) + len(TABLE_HEAD.encode("utf-8"))
+    parts = [head, table_head]
+    used = len(head.encode("utf-8")) + len(table_head.encode("utf-8"))
     shown = 0
     for row in rows:
         size = len(row.encode("utf-8"))
@@ -155,17 +181,20 @@ def render(run: RunResult, *, limit_bytes: int = DEFAULT_LIMIT, links: Sequence[
     ``links``: ``(name, url)`` pairs shown under the heading, e.g. the HTML report artifact.
     """
     failures = [c for c in run.cases if c.outcome in (FAILED, ERRORED) or c.outcome not in OUTCOMES]
-    warnings = [c for c in run.cases if c.outcome == WARNED]
+    warnings = [c for c in run.cases if c.outcome in (WARNED, HAZARD)]
+    causes = root_causes(run)
     out = _head(run, links)
-    sections = [("Failures", "failures", failures), ("Warnings", "warnings", warnings)]
+    sections = [("Root causes", "root causes", [_cause_row(c) for c in causes], CAUSES_HEAD),
+                ("Failures", "failures", [_row(c) for c in failures], TABLE_HEAD),
+                ("Warnings", "warnings", [_row(c) for c in warnings], TABLE_HEAD)]
     # Reserve room for the later sections' headings and notes, so a flood of failures
     # cannot hide that there were warnings too.
-    for index, (title, noun, cases) in enumerate(sections):
-        if not cases:
+    for index, (title, noun, rows, table_head) in enumerate(sections):
+        if not rows:
             continue
-        reserve = sum(120 for _, _, later in sections[index + 1:] if later)
+        reserve = sum(120 for _, _, later, _ in sections[index + 1:] if later)
         budget = limit_bytes - len(out.encode("utf-8")) - reserve
-        body, _ = _section(title, noun, (_row(c) for c in cases), len(cases), budget)
+        body, _ = _section(title, noun, rows, len(rows), budget, table_head)
         out += body
     if not failures and not warnings:
         out += "\nNothing failed, errored or warned.\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from harness.errors import HarnessError
-from harness.reporting.results import RunResult
+from harness.reporting.results import RunResult, natural_order
 
 
 def merge(runs: Sequence[RunResult]) -> RunResult:
@@ -28,7 +28,7 @@ def merge(runs: Sequence[RunResult]) -> RunResult:
         raise HarnessError(f"shards ran on different SQLite versions ({', '.join(sorted(versions))}): "
                            "their results are not one run")
     return RunResult(
-        cases=tuple(sorted(cases, key=lambda c: (c.scenario, c.case_id))),
+        cases=tuple(sorted(cases, key=lambda c: (c.scenario, natural_order(c.case_id)))),
         seed=first.seed,
         seconds=round(sum(run.seconds for run in runs), 3),
         started=min(run.started for run in runs),

@@ -7,34 +7,59 @@ which round-trips through JSON so reports can be re-rendered and shards merged.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Mapping
 
+from harness.checks.verdict import Status
 from harness.errors import InputError
 from harness.sqlite.files import write_atomic
 
-# Gate-level outcomes: a verdict judged against the case's severity.
-PASSED = "passed"
-FAILED = "failed"  # a failing check of severity "error": the gate fails
-WARNED = "warned"  # a failing check of severity "warn": reported only
-ERRORED = "errored"  # the engine or harness broke while running the case: the gate fails
-SKIPPED = "skipped"
-OUTCOMES = (PASSED, FAILED, WARNED, ERRORED, SKIPPED)
+
+class Outcome(StrEnum):
+    """Gate-level outcomes: a verdict's ``Status`` judged against the case's severity."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # a failing check of severity "error": the gate fails
+    WARNED = "warned"  # a failing check of severity "warn": reported only
+    HAZARD = "hazard"  # fails only on boundary data: fails the gate only at severity "error"
+    ERRORED = "errored"  # the engine or harness broke while running the case: the gate fails
+    SKIPPED = "skipped"
+    BLOCKED = "blocked"  # not judged: the case it names failed (that case carries the verdict)
+
+
+PASSED, FAILED, WARNED, HAZARD, ERRORED, SKIPPED, BLOCKED = tuple(Outcome)
+OUTCOMES = tuple(Outcome)
 GATE_BREAKING = frozenset({FAILED, ERRORED})
 
 FORMAT_VERSION = 1
 
 
-def outcome_of(status: str, severity: str) -> str:
+def outcome_of(status: str, severity: str) -> Outcome:
     """Map a verdict status and a case severity to the gate outcome."""
-    if status == "pass":
+    status = Status(status)
+    if status is Status.PASS:
         return PASSED
-    if status == "skip":
+    if status is Status.SKIP:
         return SKIPPED
-    if status == "error":
+    if status is Status.ERROR:
         return ERRORED
+    if status is Status.BLOCKED:
+        return BLOCKED
+    if status is Status.HAZARD:
+        return HAZARD
     return FAILED if severity == "error" else WARNED
+
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def natural_order(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key with numbers compared by value: v2 before v10, so fixtures named after
+    migration versions (and the case ids holding them) sort in migration order."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _NUMBER.split(text) if part)
 
 
 @dataclass(frozen=True)
@@ -44,8 +69,8 @@ class CaseResult:
     family: str
     check: str
     params: Mapping[str, str]
-    outcome: str
-    status: str  # the verdict's own status: pass / fail / error / skip
+    outcome: str  # an ``Outcome`` (kept a plain string: results from newer versions must load)
+    status: str  # the verdict's own ``Status``
     severity: str
     summary: str
     runbook: str  # runbook id, e.g. "continuity-break"
@@ -60,6 +85,8 @@ class CaseResult:
     details: str = ""
     observations: Mapping[str, Any] = field(default_factory=dict)
     artifacts: tuple[str, ...] = ()
+    cause: Mapping[str, Any] | None = None  # the root-cause key: mechanism, migration, line
+    blocked_by: str | None = None  # a blocked case: the case id whose failure blocks it
 
     @property
     def classname(self) -> str:
@@ -67,7 +94,7 @@ class CaseResult:
 
     @property
     def breaks_gate(self) -> bool:
-        return self.outcome in GATE_BREAKING
+        return self.outcome in GATE_BREAKING or (self.outcome == HAZARD and self.severity == "error")
 
 
 @dataclass(frozen=True)
@@ -85,17 +112,25 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        return not any(case.breaks_gate for case in self.cases)
+        """No case breaks the gate, and no case is blocked by one this run did not hold (a
+        shard or ``--case`` selection): its blocker failed, even if elsewhere."""
+        ids = {case.case_id for case in self.cases}
+        return not any(case.breaks_gate or (case.outcome == BLOCKED and case.blocked_by not in ids
+                                            and case.severity == "error") for case in self.cases)
 
     def counts(self) -> dict[str, int]:
-        counts = {outcome: 0 for outcome in OUTCOMES}
+        counts = {str(outcome): 0 for outcome in OUTCOMES}
         for case in self.cases:
-            counts[case.outcome] += 1
+            counts[case.outcome if case.outcome in counts else ERRORED] += 1
         return counts
 
     def to_json(self) -> str:
+        from harness.reporting.causes import root_causes  # causes reads these records: import late
+
+
         body = asdict(self)
         body["format"] = FORMAT_VERSION
+        body["root_causes"] = [cause.as_json() for cause in root_causes(self)]
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=True, default=str)
 
     def write(self, path: Path) -> None:

@@ -108,4 +108,6 @@ def result_of(case: Case, verdict: Verdict, seconds: float, *, scenario_label: s
         details=verdict.details,
         observations=dict(verdict.observations),
         artifacts=verdict.artifacts,
+        cause=verdict.cause.as_dict() if verdict.cause else None,
+        blocked_by=verdict.blocked_by,
     )

@@ -32,7 +32,7 @@ from harness.fixtures.store import FixtureStore
 from harness.reporting import junit
 from harness.reporting.console import failure_text
 from harness.reporting.links import run_base
-from harness.reporting.results import ERRORED, CaseResult, RunResult
+from harness.reporting.results import BLOCKED, ERRORED, SKIPPED, CaseResult, RunResult, natural_order
 from harness.runner.discovery import is_scenario_file
 from harness.runner.execute import result_of, run_case
 from harness.runner.shards import parse_shard, shard_members
@@ -168,7 +168,7 @@ class CaseItem(pytest.Item):
         else:
             shutil.rmtree(workdir, ignore_errors=True)
         self.user_properties.append((RESULT_KEY, json.dumps(asdict(result), default=str)))
-        if result.outcome == "skipped":
+        if result.outcome in (SKIPPED, BLOCKED):
             pytest.skip(result.summary)
         if result.breaks_gate:
             raise CaseFailed(result)
@@ -274,7 +274,7 @@ def build_run(config: pytest.Config, cases: tuple[CaseResult, ...]) -> RunResult
     override = config.getoption("harness_seed")
     started = config.stash[_started_key]
     return RunResult(
-        cases=tuple(sorted(cases, key=lambda c: (c.scenario, c.case_id))),
+        cases=tuple(sorted(cases, key=lambda c: (c.scenario, natural_order(c.case_id)))),
         seed=override if override is not None else (min(seeds) if seeds else 0),
         seconds=round(time.time() - started, 3),
         started=datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,4 @@
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);

@@ -1,0 +1,1 @@
+ALTER TABLE notes ADD COLUMN folder_id INTEGER REFERENCES folders(id);

@@ -1,0 +1,1 @@
+CREATE INDEX folders_by_name ON folders(name);

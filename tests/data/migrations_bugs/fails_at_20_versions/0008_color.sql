@@ -1,0 +1,1 @@
+ALTER TABLE folders ADD COLUMN color TEXT NOT NULL DEFAULT 'grey';

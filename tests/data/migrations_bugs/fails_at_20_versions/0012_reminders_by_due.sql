@@ -1,0 +1,1 @@
+CREATE INDEX reminders_by_due ON reminders(due_at);

@@ -1,0 +1,4 @@
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL
+);

@@ -1,0 +1,4 @@
+CREATE TABLE themes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);

@@ -1,0 +1,1 @@
+CREATE INDEX attachments_by_name ON attachments(file_name);

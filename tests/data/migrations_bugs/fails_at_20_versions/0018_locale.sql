@@ -1,0 +1,1 @@
+ALTER TABLE devices ADD COLUMN locale TEXT NOT NULL DEFAULT 'en';
