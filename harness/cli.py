@@ -14,6 +14,7 @@ from typing import Sequence
 from harness import scenario as scenario_mod
 from harness.cases import split_listed_id
 from harness.checks.catalogue import families
+from harness.engines.formats import FORMATS
 from harness.engines.loader import load_engine
 from harness.errors import HarnessError, InputError
 from harness.reporting import results as results_mod
@@ -24,6 +25,7 @@ from harness.reporting.sanitize import terminal_line
 from harness.runner.discovery import is_scenario_file
 from harness.reporting.publish import clear as clear_reports
 from harness.reporting.publish import reports_lock
+from harness.runner.history_check import check_declared_history
 from harness.runner.shards import parse_shard, shard_members
 from harness.tomlfile import suggest
 
@@ -62,7 +64,8 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
     declared: set[str] = set()
     for path in paths:
         scenario = scenario_mod.load(path, profile)
-        expanded[path] = expand(scenario, load_manifest(scenario), seed=seed)
+        manifest = load_manifest(scenario)
+        expanded[path] = expand(scenario, manifest, seed=seed)
         declared.update(scenario.profiles)
         for other in scenario.profiles:
             if other != profile:
@@ -71,6 +74,7 @@ def validate(paths: Sequence[Path], seed: int | None = None, profile: str | None
         engine = load_engine(scenario.engine, scenario.path)
         check_operations(scenario, expanded[path], frozenset(engine.operations),
                          lists_migrations=getattr(engine, "lists_migrations", True))
+        check_declared_history(scenario, manifest)
         if probe:
             _probe_migrations(engine, scenario)
             for note in getattr(engine, "notes", ()):  # files in a migrations directory that are not run
@@ -362,8 +366,9 @@ def cmd_migrations(args: argparse.Namespace) -> int:
         if not args.workdir and (workdir / "fixtures").is_dir():
             shutil.rmtree(workdir / "fixtures")  # the previous run's databases: rebuilt below
         prepared = zeroconf.prepare(Path(args.directory), fmt=args.format, setup=args.setup, seed=args.seed,
-                                    rows=args.rows, workdir=workdir, foreign_keys=args.foreign_keys == "on",
-                                    released=released, released_from_git=args.released_from_git, timeout=args.timeout)
+                                    rows=args.rows, workdir=workdir,
+                                    foreign_keys=None if args.foreign_keys is None else args.foreign_keys == "on",
+                                    released=released, released_from_git=args.released_from_git, history=args.history, timeout=args.timeout)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - preparing is the harness's work: one line, exit 2, no traceback
@@ -458,11 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrations = sub.add_parser("migrations", help="zero-config: gate a directory of SQL migration files "
                                 "(a legacy database per version, upgraded and compared with a fresh install)")
     migrations.add_argument("directory")
-    migrations.add_argument("--format", default="auto",
-                            help="plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate or auto")
+    migrations.add_argument("--format", default="auto", help=f"{', '.join(FORMATS)} or auto")
     migrations.add_argument("--setup", help="FILE.py:CALLABLE or module:callable called with each new connection")
-    migrations.add_argument("--foreign-keys", choices=("on", "off"), default="on",
-                            help="migrate with PRAGMA foreign_keys ON (default, as most applications) or OFF")
+    migrations.add_argument("--foreign-keys", choices=("on", "off"),
+                            help="migrate with PRAGMA foreign_keys ON or OFF (default: as the framework's driver "
+                                 "starts, where the repository shows it, else ON)")
+    migrations.add_argument("--history", help="the history table: a preset (a format's name) or "
+                            "table=T,version=COL[,name=COL][,checksum=COL][,applied_at=COL][,success=COL]"
+                            "[,kind=integer|timestamp|text][,preset=P]")
     migrations.add_argument("--reports", default="reports", help="directory for the reports (HTML, Markdown, "
                             "JUnit, results.json) and, under migrations/, the scenario and fixtures they rerun")
     migrations.add_argument("--junit", help="also write the JUnit XML here")

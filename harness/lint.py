@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
-from harness.engines.formats import markers
+from harness.engines.formats import history_tables, markers
 from harness.engines.protocol import Migration
 from harness.sql import OP, Statement, Token, pragma, split
 
@@ -67,8 +67,8 @@ RULES: Mapping[str, str] = MappingProxyType({
         "ADD COLUMN that SQLite refuses on a table with rows (NOT NULL without a non-NULL "
         "default, or a non-constant default): passes a fresh install, fails every upgrade",
     SCHEMA_HISTORY_TOUCH:
-        "a migration writes to a migration framework's history table (schema_migrations, "
-        "_sqlx_migrations, refinery_schema_history, flyway_schema_history, goose_db_version)",
+        "a migration writes to a migration framework's history table (any table a known format "
+        "keeps its history in: schema_migrations, _sqlx_migrations ...)",
 })
 
 SEVERITIES: Mapping[str, str] = MappingProxyType({
@@ -80,10 +80,7 @@ SEVERITIES: Mapping[str, str] = MappingProxyType({
     SCHEMA_HISTORY_TOUCH: WARN,
 })
 
-HISTORY_TABLES = frozenset({
-    "schema_migrations", "refinery_schema_history", "_sqlx_migrations",
-    "flyway_schema_history", "goose_db_version",
-})
+HISTORY_TABLES = history_tables()  # the formats' registry owns the list
 
 Version = tuple[int, int, int]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from harness import tomlfile
+from harness.engines.formats import HistorySpec, history_spec
 from harness.tomlfile import TomlDoc, check_keys, get, get_choice, get_str_list
 
 SEVERITIES = ("error", "warn")
@@ -66,7 +67,7 @@ class EngineSpec:
     directory: Path | None = None
     format: str = "auto"
     setup: str | None = None
-    history: str | None = None  # history-table format the harness reads; None = detect
+    history: HistorySpec = None  # the history table: a preset's name, a declared Layout; None = detect
     foreign_keys: bool = True  # sqlfiles: migrate with PRAGMA foreign_keys ON
     error_codes: Mapping[str, str] = field(default_factory=dict)  # the engine's code -> the harness's
     alembic_config: Path | None = None  # alembic: its alembic.ini
@@ -203,7 +204,7 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
     adapter = get_choice(doc, "engine", table, "adapter", ADAPTERS, required=True)
     check_keys(doc, "engine", table, _ENGINE_KEYS[adapter])
     line = doc.line("engine")
-    history = get(doc, "engine", table, "history", str)
+    history = _history(doc, table)
     timeout = float(get(doc, "engine", table, "timeout", (int, float), DEFAULT_TIMEOUT))
     if not 0 < timeout <= MAX_TIMEOUT:
         raise doc.error("engine.timeout", f"expected seconds between 0 and {MAX_TIMEOUT:g} (one engine operation), "
@@ -285,6 +286,18 @@ def _engine(doc: TomlDoc, table: Mapping[str, Any]) -> EngineSpec:
         history=history, timeout=timeout,
         foreign_keys=get(doc, "engine", table, "foreign_keys", bool, True),
     )
+
+
+def _history(doc: TomlDoc, engine: Mapping[str, Any]) -> HistorySpec:
+    """``history = "flyway"`` (a preset) or ``[engine.history]`` (a declared table)."""
+    if "history" not in engine:
+        return None
+    value = engine["history"]
+    if isinstance(value, str):
+        return history_spec(value, lambda key, problem: doc.error("engine.history", problem))
+    body = get(doc, "engine", engine, "history", dict)
+    return history_spec(body, lambda key, problem: doc.error(f"engine.history.{key}" if key in body
+                                                               else "engine.history", problem))
 
 
 def _family(doc: TomlDoc, family: str, body: Any) -> FamilySpec:

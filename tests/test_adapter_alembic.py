@@ -18,7 +18,7 @@ pytest.importorskip("alembic", reason="the alembic adapter drives alembic (pip i
 from harness.engines.alembic import AlembicEngine  # noqa: E402
 from harness.errors import InputError  # noqa: E402
 from harness.runner import zeroconf  # noqa: E402
-from harness.sqlite import history  # noqa: E402
+from harness.engines.formats import Recorded, read_history  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 PROJECT = DATA / "alembic_project"
@@ -73,8 +73,8 @@ class history_of:
         self.conn = sqlite3.connect(db)
         self.engine = engine
 
-    def __enter__(self) -> history.History:
-        return history.detect(self.conn, self.engine.history_format)
+    def __enter__(self) -> Recorded:
+        return read_history(self.conn, self.engine.history_format)
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()

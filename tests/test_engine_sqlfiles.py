@@ -279,7 +279,7 @@ def test_the_loader_detects_the_format(tmp_path: Path) -> None:
         assert isinstance(engine, SqlFilesEngine) and engine.format == framework
         assert engine.history_format == framework
     plain = load_engine(EngineSpec("sqlfiles", 2, directory=FORMATS_DATA / "plain" / "migrations"), scenario)
-    assert isinstance(plain, SqlFilesEngine) and (plain.format, plain.history_format) == ("plain", "reference")
+    assert isinstance(plain, SqlFilesEngine) and (plain.format, plain.history_format) == ("plain", "plain")
 
 
 def test_unknown_and_mismatched_formats_are_input_errors(tmp_path: Path) -> None:

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from gate_helpers import query
-from harness.engines.formats import detect, flyway, goose, refinery
+from harness.engines.formats import detect, flyway, goose, read_history, refinery
 from harness.engines.protocol import FAULT_KILL_AFTER_COMMIT, Diagnostics, Fault
 from harness.engines.sqlfiles import SqlFilesEngine
 from harness.errors import InputError
-from harness.sqlite import history
 
 DATA = Path(__file__).resolve().parent / "data" / "formats"
 FRAMEWORKS = ("plain", "refinery", "flyway", "sqlx", "golang-migrate", "goose", "dbmate")
@@ -32,7 +31,7 @@ FRAMEWORKS = ("plain", "refinery", "flyway", "sqlx", "golang-migrate", "goose", 
 
 @dataclass(frozen=True)
 class Spec:
-    history_format: str  # harness.sqlite.history's name for the table
+    history_format: str  # the format whose history table read_history finds
     history_versions: tuple[int, ...]  # what that reader reads back after a full install
     records_names: bool
     has_checksums: bool
@@ -44,7 +43,7 @@ class Spec:
 
 
 SPECS = {
-    "plain": Spec("reference", (1, 2, 10), True, True, "DELETE FROM schema_migrations WHERE version = 2", None,
+    "plain": Spec("plain", (1, 2, 10), True, True, "DELETE FROM schema_migrations WHERE version = 2", None,
                   ("10_pinned.sql",), "2_tags.sql"),
     "refinery": Spec("refinery", (1, 2, 10), True, True, "DELETE FROM refinery_schema_history WHERE version = 2",
                      None, ("V10__pinned.sql",), "V2__tags.sql", user_version=10),
@@ -135,7 +134,7 @@ def test_fresh_install_writes_the_frameworks_own_history(tmp_path: Path, framewo
     assert query(db, "PRAGMA user_version") == [(spec.user_version,)]
     conn = sqlite3.connect(db)
     try:
-        found = history.detect(conn)
+        found = read_history(conn)
     finally:
         conn.close()
     assert found.format == spec.history_format
@@ -503,6 +502,25 @@ def test_dbmate_runs_only_the_up_block_and_records_the_version_as_text(tmp_path:
         ("003", "text"), ("20240101120000", "text")]
     assert {n for (n,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")} == {
         "a", "b", "schema_migrations"}
+
+
+def test_dbmate_creates_its_table_before_a_failing_first_migration(tmp_path: Path) -> None:
+    """As the dbmate binary: CreateMigrationsTable runs before the first migration's transaction."""
+    from harness.checks.states import state_of
+
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "1_a.sql").write_text("-- migrate:up\nCREATE TABLE a(x);\nINSERT INTO nowhere VALUES (1);\n"
+                                       "-- migrate:down\nDROP TABLE a;\n")
+    (directory / "2_b.sql").write_text("-- migrate:up\nCREATE TABLE b(x);\n-- migrate:down\nDROP TABLE b;\n")
+    db = tmp_path / "app.db"
+    outcome = SqlFilesEngine(directory, "dbmate").migrate(db)
+    assert (outcome.ok, outcome.error_code) == (False, "migration_failed") and "1_a.sql line 3" in outcome.message
+    assert query(db, "SELECT name FROM sqlite_master") == [("schema_migrations",), ("sqlite_autoindex_schema_migrations_1",)]
+    assert query(db, "SELECT count(*) FROM schema_migrations") == [(0,)]
+    # the table alone records nothing: the same logical state as before the run (all-old)
+    assert state_of(db) == state_of(tmp_path / "never-created.db")
+    assert state_of(db) != state_of(migrated(tmp_path / "other", "dbmate")[1])
 
 
 def test_dbmate_requires_its_markers(tmp_path: Path) -> None:

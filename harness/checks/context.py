@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import Case
+from harness.engines.formats import HistorySpec
 from harness.engines.protocol import Engine, Migration
 from harness.fixtures.manifest import Fixture
 from harness.fixtures.store import FixtureStore
@@ -59,7 +60,7 @@ class CaseContext:
         """The family's params as its dataclass (validated when the scenario was expanded)."""
         return self.case.settings
 
-    def history_format(self) -> str | None:
+    def history_format(self) -> HistorySpec:
         """The history table format to read: the scenario's word, else the engine's own."""
         return self.scenario.engine.history or getattr(self.engine, "history_format", None)
 

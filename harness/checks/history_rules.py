@@ -1,45 +1,58 @@
-"""Judging a history table, read from the file, against the migrations an engine ships."""
+"""Judging a history table, read from the file, against the migrations an engine ships.
+
+Rows are matched to migrations by the version as the history table writes it (so Flyway's
+"1.1" and alembic's revision ids match), and order is the engine's migration list, never
+the versions' own order (text ids have none).
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from harness.engines.formats import HistoryRow, Recorded
 from harness.engines.protocol import Migration
-from harness.sqlite.history import History
 
 
-def history_problems(history: History, migrations: Sequence[Migration], *, complete: bool) -> list[str]:
+def history_problems(history: Recorded, migrations: Sequence[Migration], *, complete: bool) -> list[str]:
     """Every way ``history`` is not a gap-free, in-order, unaltered prefix of ``migrations``.
 
     With ``complete`` the prefix must be all of them (the database is at head).
     """
     problems: list[str] = []
-    known = {m.version: m for m in migrations}
-    order = [m.version for m in migrations]
-    rows = history.rows
+    position = history.positions(migrations)
+    rows = [r for r in history.rows if not r.repeatable]
+    matched: list[tuple[int, HistoryRow]] = []  # (index in the engine's list, row)
     for row in rows:
+        shown = row.version if row.version is not None else row.key
         if not row.success:
-            problems.append(f"version {row.version} is recorded as failed / dirty")
-        if row.version not in known:
-            problems.append(f"version {row.version} is not a migration the engine knows")
-    seen = list(history.applied(order))
-    if len(set(seen)) != len(seen):
-        dupes = sorted({v for v in seen if seen.count(v) > 1})
+            problems.append(f"version {shown} is recorded as failed / dirty")
+        index = position.get(history.normalize(row.key))
+        if index is None:
+            problems.append(f"version {shown} is not a migration the engine knows")
+        else:
+            matched.append((index, row))
+    indexes = [i for i, row in matched if row.success]
+    if history.cumulative:
+        indexes = list(range(max(indexes) + 1)) if indexes else []
+    seen = [migrations[i].version for i in indexes]
+    if len(set(indexes)) != len(indexes):
+        dupes = [migrations[i].version for i in sorted({i for i in indexes if indexes.count(i) > 1})]
         problems.append(f"versions recorded more than once: {dupes}")
-    if seen != sorted(seen):
+    if indexes != sorted(indexes):
         problems.append(f"history rows are out of order: {seen}")
-    expected_prefix = order[: len(seen)]
-    if sorted(seen) != expected_prefix and not problems:
-        missing = sorted(set(expected_prefix) - set(seen))
+    if sorted(set(indexes)) != list(range(len(set(indexes)))) and not problems:
+        missing = [migrations[i].version for i in range(max(indexes)) if i not in set(indexes)]
         problems.append(f"gap in history: recorded {seen}, missing {missing}")
-    if complete and len(seen) < len(order):
-        problems.append(f"history ends at {seen[-1] if seen else 'nothing'}, head is {order[-1] if order else '-'}"
-                        f" ({len(seen)} of {len(order)} migrations recorded)")
-    for row in rows:
-        migration = known.get(row.version)
-        if migration and row.checksum and migration.checksum and row.checksum != migration.checksum:
-            problems.append(f"version {row.version} checksum {row.checksum[:16]}… differs from the "
+    if complete and len(set(indexes)) < len(migrations):
+        problems.append(f"history ends at {seen[-1] if seen else 'nothing'}, head is "
+                        f"{migrations[-1].version if migrations else '-'}"
+                        f" ({len(seen)} of {len(migrations)} migrations recorded)")
+    for index, row in matched:
+        migration = migrations[index]
+        shown = row.version if row.version is not None else row.key
+        if row.checksum and migration.checksum and row.checksum != migration.checksum:
+            problems.append(f"version {shown} checksum {row.checksum[:16]}… differs from the "
                             f"engine's {migration.checksum[:16]}…")
-        if migration and row.name and migration.name and row.name != migration.name:
-            problems.append(f"version {row.version} is recorded as '{row.name}', the engine calls it '{migration.name}'")
+        if row.name and migration.name and row.name != migration.name:
+            problems.append(f"version {shown} is recorded as '{row.name}', the engine calls it '{migration.name}'")
     return problems

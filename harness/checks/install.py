@@ -7,15 +7,16 @@ from harness.checks.catalogue import CheckSpec, Family, no_axes
 from harness.checks.context import CaseContext
 from harness.checks.history_rules import history_problems
 from harness.checks.matrix_faults import run_faults
+from harness.engines.formats import Recorded, read_history
 from harness.engines.protocol import (
     FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE, Diagnostics, Outcome,
 )
-from harness.sqlite import history, inspect
+from harness.sqlite import inspect
 
 
-def _read_history(ctx: CaseContext, db) -> history.History:  # type: ignore[no-untyped-def]
+def _read_history(ctx: CaseContext, db) -> Recorded:  # type: ignore[no-untyped-def]
     with inspect.reading(db) as conn:
-        return history.detect(conn, ctx.history_format())
+        return read_history(conn, ctx.history_format())
 
 
 def migrates_to_head(ctx: CaseContext) -> v.Verdict:
@@ -64,7 +65,7 @@ def diagnostics_clean(ctx: CaseContext) -> v.Verdict:
     head = migrations[-1].version if migrations else (found.versions[-1] if found.versions else None)
     truth = {
         "schema_version": head,
-        "applied_migrations": len(found.applied([m.version for m in migrations])),
+        "applied_migrations": len(found.applied(migrations)),
         "expected_migrations": len(migrations) if migrations else len(found.versions),
         "continuity": "ok",
         "integrity": "ok" if state.integrity == "ok" else state.integrity,

@@ -35,7 +35,9 @@ from harness.checks.states import difference, state_of
 from harness.engines.protocol import Migration
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec, Scenario
-from harness.sqlite import history, inspect, schema
+from harness.engines.formats import read_history
+from harness.engines.protocol import pending
+from harness.sqlite import inspect, schema
 from harness.sqlite.fileformat import read_header
 from harness.sqlite.files import copy_db, db_digest
 
@@ -82,7 +84,7 @@ def fresh_install(ctx: CaseContext) -> Path | v.Verdict:
 
 def _history_table(ctx: CaseContext, db: Path) -> str | None:
     with inspect.reading(db) as conn:
-        return history.detect(conn, ctx.history_format()).table
+        return read_history(conn, ctx.history_format()).table
 
 
 def upgrades(ctx: CaseContext) -> v.Verdict:
@@ -151,9 +153,7 @@ def path_equivalent(ctx: CaseContext) -> v.Verdict:
     fmt = ctx.history_format()
     first = start_version(ctx)
     steps = 0
-    for migration in ctx.migrations():
-        if migration.version <= first:
-            continue
+    for migration in pending(ctx.migrations(), first):
         outcome = ctx.engine.migrate(stepped, migration.version)
         steps += 1
         if not outcome.ok:
@@ -186,7 +186,7 @@ def data_preserved(ctx: CaseContext) -> v.Verdict:
     declared = Declared()
     if ctx.option("declared_mutations", False):  # zero-config: the SQL's own UPDATE/DELETE/DROP are intended
         first = start_version(ctx)
-        declared = declared_mutations(m.sql or "" for m in ctx.migrations() if m.version > first)
+        declared = declared_mutations(m.sql or "" for m in pending(ctx.migrations(), first))
     ignore = {history_table} if history_table else ()
     report = compare(done.before, done.db, fixes, ignore_tables=ignore, declared=declared)
     fixture = ctx.fixture()
@@ -287,7 +287,7 @@ def history_continuous(ctx: CaseContext) -> v.Verdict:
     if isinstance(done, v.Verdict):
         return blocked_by_upgrade(ctx, done.observations.get("error_code") or done.measured)
     with inspect.reading(done.db) as conn:
-        found = history.detect(conn, ctx.history_format())
+        found = read_history(conn, ctx.history_format())
     problems = history_problems(found, ctx.migrations(), complete=True)
     if problems:
         return v.failed(f"history after the upgrade: {problems[0]}", measured=f"{len(problems)} problems",

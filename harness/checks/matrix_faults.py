@@ -44,6 +44,7 @@ from harness.engines.protocol import (
     FAULT_KILL_AT_WRITE,
     Fault,
     FaultRun,
+    pending,
 )
 
 FAILURE_KINDS = (FAULT_INTERRUPT_AT_STEP, FAULT_FULL_AT_WRITE)
@@ -64,9 +65,7 @@ def legitimate_states(ctx: CaseContext) -> Legitimate | v.Verdict:
     fmt, window = ctx.history_format(), ctx.volatile_window()
     start = start_copy(ctx, "state-start")
     states, labels = [state_of(start, fmt, window)], ["the start"]
-    for migration in ctx.migrations():
-        if migration.version <= start_version(ctx):
-            continue
+    for migration in pending(ctx.migrations(), start_version(ctx)):
         db = start_copy(ctx, f"state-{migration.version}")
         outcome = ctx.engine.migrate(db, migration.version)
         if not outcome.ok:

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.checks import verdict as v
 from harness.checks.catalogue import CheckSpec, Family, Params
 from harness.checks.context import CaseContext
+from harness.engines.protocol import version_index
 from harness.fixtures.manifest import Manifest
 from harness.scenario import FamilySpec, Scenario
 from harness.sqlite import inspect
@@ -52,7 +53,7 @@ def prepare(ctx: CaseContext, state: str) -> Prepared | v.Verdict:
     if state in ("one-valid",):
         steps = [None]
     elif state in ("generations", "newest-corrupt"):
-        pending = [m.version for m in migrations if m.version > start]
+        pending = [m.version for m in migrations[version_index(migrations, start):]]
         steps = pending[:3] if len(pending) >= 2 else [None]
     snapshots: list[Path] = []
     for target in steps:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.sqlite import history, inspect
+from harness.engines.formats import HistorySpec, read_history
+from harness.sqlite import inspect
 
 
 @dataclass(frozen=True)
@@ -32,18 +33,20 @@ class State:
         return f"history {versions or '[]'}, {len(self.schema)} schema objects, user_version {self.user_version}"
 
 
-def state_of(db: Path, history_format: str | None = None, volatile: inspect.Window | None = None) -> State:
+def state_of(db: Path, history_format: HistorySpec = None, volatile: inspect.Window | None = None) -> State:
     """The logical state of ``db``; with ``volatile``, values stamped "now" during it compare equal."""
     if not db.exists():
         return State(True, None, (), (), (), 0)  # a missing file and an empty one are alike
     try:
         with inspect.reading(db) as conn:
-            found = history.detect(conn, history_format)
+            found = read_history(conn, history_format)
+            # A history table that records nothing is no state of its own: some frameworks (dbmate,
+            # Drizzle, Diesel, Atlas) create it before the first migration's transaction.
+            bare = found.table if found.table and not found.rows else None
             schema = tuple(sorted(
-                (t, n, " ".join((s or "").split())) for t, n, s in conn.execute(
-                    "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")))
-            if found.table and not found.rows:  # the tool's bookkeeping, made before its first migration
-                schema = tuple(entry for entry in schema if entry[1] != found.table)  # (dbmate, alembic): no step
+                (t, n, " ".join((s or "").split())) for t, n, owner, s in conn.execute(
+                    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+                if owner != bare))
             skip = frozenset({found.table}) if found.table else frozenset()
             content = tuple((t, c.rows, c.sha256) for t, c in sorted(inspect.content(conn, skip, volatile).items()))
             rows = tuple((r.version, r.name, r.checksum) for r in found.rows)
@@ -85,7 +88,7 @@ def difference(state: State, nearest: State) -> list[str]:
     return lines
 
 
-def reopened_step(db: Path, states: Sequence[State], *, history_format: str | None = None,
+def reopened_step(db: Path, states: Sequence[State], *, history_format: HistorySpec = None,
                   volatile: tuple[float, float] | None = None) -> tuple[int | None, str]:
     """Reopen ``db`` after a crash or power cut and find which of ``states`` (the start, then
     after each migration) it equals: (k, "") or (None, what is wrong with it)."""

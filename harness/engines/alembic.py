@@ -11,7 +11,7 @@ Versions: alembic revision ids, in the order of the script directory (``down_rev
 links, base first). The harness numbers them 1..N in that order: version N is the N-th
 revision. A directory with several heads is refused (merge them with ``alembic merge``).
 History: ``alembic_version``, one row naming the current revision (a cumulative history,
-like golang-migrate's), read by ``harness.sqlite.history`` with this order.
+like golang-migrate's), read as a ``RevisionHistory`` (harness.engines.formats.history) with this order.
 
 Revision scripts are Python, so the harness cannot read them as SQL: it runs them, and for
 data preservation reads each revision's declared changes from alembic's offline output
@@ -41,7 +41,8 @@ from harness.engines.protocol import (
     CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration, Outcome,
 )
 from harness.errors import InputError
-from harness.sqlite import history
+from harness.engines.formats import read_history
+from harness.engines.formats.history import Layout, RevisionHistory
 
 CODE_FAILED = "migration_failed"
 CODE_UNKNOWN = "migration_unknown_version"
@@ -87,10 +88,11 @@ class AlembicEngine(InProcessFaults):
                                                "merge them (alembic merge) to gate one upgrade path")
         revisions.reverse()
         self.revisions: tuple[str, ...] = tuple(r.revision for r in revisions)
-        self.history_format = history.register_revisions(HISTORY_TABLE, self.revisions)
+        self.history_format = RevisionHistory(Layout(HISTORY_TABLE, "version_num", kind="text", cumulative=True),
+                                              self.revisions)
         base = self.config_path.parent
         self._migrations = tuple(
-            Migration(i + 1, _name(r), _checksum(Path(r.path)), None, _relative(Path(r.path), base))
+            Migration(i + 1, _name(r), _checksum(Path(r.path)), None, _relative(Path(r.path), base), key=r.revision)
             for i, r in enumerate(revisions))
         self._with_sql: tuple[Migration, ...] | None = None
         self.notes: tuple[str, ...] = ()
@@ -108,7 +110,7 @@ class AlembicEngine(InProcessFaults):
                     notes.append(f"{migration.source}: alembic cannot render it offline ({problem}); "
                                  "its data changes are judged by content alone")
                 rendered.append(Migration(migration.version, migration.name, migration.checksum, sql,
-                                          migration.source))
+                                          migration.source, key=migration.key))
                 previous = revision
             self._with_sql = tuple(rendered)
             self.notes = tuple(notes)
@@ -140,7 +142,7 @@ class AlembicEngine(InProcessFaults):
         try:
             conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
             try:
-                found = history.detect(conn, self.history_format)
+                found = read_history(conn, self.history_format)
                 integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
                 violations = len(conn.execute("PRAGMA foreign_key_check").fetchall())
             finally:

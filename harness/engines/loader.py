@@ -126,7 +126,7 @@ def _sqlfiles(spec: EngineSpec, scenario_path: Path) -> Engine:
         raise InputError(scenario_path, f"no such directory: {directory}", line=spec.line,
                          key="engine.directory")
     return SqlFilesEngine(directory, spec.format, _setup_hook(spec, scenario_path), foreign_keys=spec.foreign_keys,
-                          timeout=spec.timeout)
+                          history=spec.history, timeout=spec.timeout)
 
 
 def _dbmate(spec: EngineSpec, scenario_path: Path) -> Engine:

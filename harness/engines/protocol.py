@@ -46,11 +46,16 @@ ALL_FAULTS = IN_PROCESS_FAULTS | EXECUTABLE_FAULTS
 CRASH_FAULTS = frozenset({FAULT_KILL_AFTER_COMMIT, FAULT_KILL_AT_STEP, FAULT_KILL_AT_SYNC, FAULT_KILL_AT_WRITE})
 
 
+#: A migration's version: an integer (a number or a timestamp), or a text id (an alembic
+#: revision) whose order is the engine's migration list, never the text's.
+Version = int | str
+
+
 @dataclass(frozen=True)
 class Migration:
     """One migration the engine knows, in the engine's order."""
 
-    version: int
+    version: Version
     name: str
     checksum: str
     sql: str | None = None  # present when the harness can read the SQL (python, sqlfiles)
@@ -59,6 +64,28 @@ class Migration:
     #: framework does); None leaves it to lint's ``wrapped`` option and the file's markers.
     transaction: bool | None = None
     first_line: int = 1  # the line of ``source`` on which ``sql`` begins (a goose up section: after its marker)
+    key: str | None = None  # the version as its history table writes it, when not str(version) (Flyway's "1.1")
+
+
+def pending(migrations: Sequence[Migration], start: Version | None) -> tuple[Migration, ...]:
+    """The migrations after ``start`` in the engine's order (text ids have no order of their own)."""
+    return tuple(migrations[version_index(migrations, start):])
+
+
+def version_index(migrations: Sequence[Migration], version: Version | None) -> int:
+    """How many of ``migrations`` (in the engine's order) are applied at ``version``.
+
+    0 for None or 0 (nothing applied); an integer version not in the list counts the integer
+    versions up to it, as numbers compare; a text id must be in the list.
+    """
+    if version is None or version == 0:
+        return 0
+    for i, migration in enumerate(migrations):
+        if migration.version == version:
+            return i + 1
+    if isinstance(version, int):
+        return sum(1 for m in migrations if isinstance(m.version, int) and m.version <= version)
+    raise LookupError(f"version {version!r} is not one of the engine's migrations")
 
 
 @dataclass(frozen=True)

@@ -14,22 +14,27 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.engines.formats import AUTO, FORMATS, REGISTRY, detect, get
+from harness.engines.formats import AUTO, FORMATS, REGISTRY, Choice, choose, get
 from harness.engines.formats import plain as _plain
 from harness.engines.formats.base import Discovery, MigrationFile
 
-__all__ = ["AUTO", "FORMATS", "PATTERNS", "Discovery", "MigrationFile", "discover", "resolve_format"]
+__all__ = ["AUTO", "FORMATS", "PATTERNS", "Discovery", "MigrationFile", "discover", "resolve", "resolve_format"]
 
 #: The plain format's file-name pattern (groups ``version`` and ``name``); the other formats'
 #: patterns are in their modules (``harness.engines.formats.<name>.PATTERN``).
 PATTERNS: dict[str, re.Pattern[str]] = {"plain": _plain.PATTERN}
 
 
-def resolve_format(fmt: str, directory: Path) -> str:
-    """The concrete format for ``fmt``; ``auto`` is detected from the directory's files."""
+def resolve(fmt: str, directory: Path) -> Choice:
+    """The concrete format for ``fmt``: ``auto`` is told from the directory and the repository
+    around it, and a tie nothing settles takes its documented default, with a note."""
     if fmt == AUTO:
-        return detect(directory)
-    return get(fmt, directory).name
+        return choose(directory)
+    return Choice(get(fmt, directory).name)
+
+
+def resolve_format(fmt: str, directory: Path) -> str:
+    return resolve(fmt, directory).format
 
 
 def discover(directory: Path, fmt: str = "plain") -> Discovery:

@@ -1,7 +1,8 @@
 """The sqlfiles adapter: the harness itself applies a directory of SQL migration files.
 
 The directory is applied with the semantics of the framework that wrote it (``format``:
-plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, or ``auto`` to detect it; see
+plain, refinery, flyway, sqlx, golang-migrate, goose, dbmate, prisma, drizzle, diesel, atlas,
+numbered, or ``auto`` to detect it; see
 ``harness.engines.formats``): its file names and numeric order, the "up" part of each file,
 its no-transaction markers, and its own history table, written exactly as the framework
 writes it so that a database migrated here and one migrated by the application look alike.
@@ -39,45 +40,42 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.engines.faults import InProcessFaults
-from harness.engines.formats import HISTORY_FORMAT, REGISTRY
+from harness.engines.formats import REGISTRY, HistorySpec, history_of
 from harness.engines.formats.base import (
-    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, AppliedRow, History, MigrationFile, cannot_be_wrapped,
+    CODE_CHECKSUM, CODE_DIRTY, CODE_GAP, CODE_UNKNOWN, MigrationFile, cannot_be_wrapped,
 )
+from harness.engines.formats.history import HistoryLayoutError, HistoryRow
 from harness.engines.protocol import (
     CODE_TIMEOUT, CODE_UNSPECIFIED, OP_CRASH, OP_DIAGNOSTICS, OP_MIGRATE, OP_OPEN, OP_POSTURE, Diagnostics, Migration,
     Outcome,
 )
-from harness.engines.sqlfile_formats import discover, resolve_format
+from harness.engines.sqlfile_formats import discover, resolve
 from harness.engines.statements import Statement, split
 from harness.sqlite.guard import DEFAULT_BUDGET_SECONDS, Guard
 
 __all__ = [
-    "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "HISTORY_TABLES", "PLAIN_HISTORY",
-    "Setup", "SqlFilesEngine", "continuity", "runs_unwrapped",
+    "CODE_CHECKSUM", "CODE_DIRTY", "CODE_FAILED", "CODE_GAP", "CODE_UNKNOWN", "Setup", "SqlFilesEngine",
+    "continuity", "runs_unwrapped",
 ]
 
 CODE_FAILED = "migration_failed"
 
 Setup = Callable[[sqlite3.Connection], object]
-Applied = tuple[AppliedRow, ...]  # history rows, as the format reads them
-
-#: Each format's history table (``PLAIN_HISTORY`` is the reference engine's).
-HISTORY_TABLES: dict[str, History] = {name: fmt.history for name, fmt in REGISTRY.items()}
-PLAIN_HISTORY = HISTORY_TABLES["plain"]
+Applied = tuple[HistoryRow, ...]  # history rows, as the format reads them
 
 
 class _ConnectionFailed(Exception):
     """The database could not be opened, or the setup hook failed on it."""
 
 
-def continuity(applied: Sequence[AppliedRow | tuple[int, str]], files: Sequence[MigrationFile],
+def continuity(applied: Sequence[HistoryRow | tuple[int, str]], files: Sequence[MigrationFile],
                fmt: str = "plain") -> tuple[str, str] | None:
     """``(error code, explanation)`` when the applied history does not lead up to ``files``.
 
     ``applied`` is the format's history rows (or, for the plain format, ``(version,
     checksum)`` pairs).
     """
-    rows = tuple(r if isinstance(r, AppliedRow) else AppliedRow(str(r[0]), r[1]) for r in applied)
+    rows = tuple(r if isinstance(r, HistoryRow) else HistoryRow(str(r[0]), r[1]) for r in applied)
     return REGISTRY[fmt].applied(rows, files)[1]
 
 
@@ -97,29 +95,40 @@ class SqlFilesEngine(InProcessFaults):
     operations = frozenset({OP_MIGRATE, OP_DIAGNOSTICS, OP_CRASH})
 
     def __init__(self, directory: Path, fmt: str = "plain", setup: Setup | None = None, *,
-                 foreign_keys: bool = True, timeout: float = DEFAULT_BUDGET_SECONDS) -> None:
-        self.format = resolve_format(fmt, directory)
+                 foreign_keys: bool = True, history: HistorySpec = None,
+                 timeout: float = DEFAULT_BUDGET_SECONDS) -> None:
+        choice = resolve(fmt, directory)
+        self.format = choice.format
         discovery = discover(directory, self.format)
         self.name = directory.name
         self.directory = directory
         self.files = discovery.files
         self.repeatables = discovery.repeatables  # Flyway R__ files, run after the versioned ones
         self.ignored = discovery.ignored  # for the report: misnamed files are easy to miss
-        self.notes = discovery.notes  # files recognised but not run (down, undo, unversioned ...)
-        self.history_format = HISTORY_FORMAT[self.format]  # harness.sqlite.history's name for the table
+        #: how an ambiguous directory's format was chosen, then files recognised but not run
+        self.notes = ((choice.note,) if choice.note else ()) + discovery.notes
         self._format = REGISTRY[self.format]
-        self._history = self._format.history
+        #: The history table written and read: the format's own, or one the scenario declares
+        #: (a home-made runner's table, so databases it wrote are read as they are).
+        self.history_format: HistorySpec = history if history is not None else self.format
+        self._history = history_of(history) or self._format.history
         self._setup = setup
         self.foreign_keys = foreign_keys
         self.timeout = timeout  # seconds each file's SQL may run (harness.sqlite.guard)
         #: Whether the framework wraps the files in transactions; each migration also says it
         #: for itself (``Migration.transaction``), which lint follows.
-        self.wraps = self.format != "plain" and any(f.transaction for f in self.files)
+        self.wraps = not self._format.own_runner and any(f.transaction for f in self.files)
+
+    @property
+    def history_table(self) -> str:
+        """The table this directory's history is written to (its framework's, or the declared one)."""
+        return self._history.name
 
     def migrations(self) -> Sequence[Migration]:
         base = self.directory.parent
         return tuple(Migration(f.version, f.name, f.checksum, f.sql, _relative(f.path, base),
-                               transaction=f.transaction, first_line=_first_line(f)) for f in self.files)
+                               transaction=f.transaction, first_line=_first_line(f),
+                               key=None if f.history_key == str(f.version) else f.history_key) for f in self.files)
 
     def migrate(self, db: Path, target: int | None = None) -> Outcome:
         start = time.perf_counter()
@@ -127,7 +136,7 @@ class SqlFilesEngine(InProcessFaults):
             rows = self._read_applied(db) if db.exists() else ()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
-        applied, broken = self._format.applied(rows, self.files)
+        applied, broken = self._applied(rows)
         if broken:
             return _outcome(OP_MIGRATE, start, *broken)
         pending = [f for f in self.files[len(applied):] if target is None or f.version <= target]
@@ -140,7 +149,16 @@ class SqlFilesEngine(InProcessFaults):
         except _ConnectionFailed as exc:
             return _outcome(OP_MIGRATE, start, CODE_UNSPECIFIED, str(exc))
         try:
-            for migration in pending:
+            if self._history.created_first:  # before the first migration's transaction, in its own
+                try:
+                    self._history.ensure(conn)
+                except sqlite3.Error as exc:
+                    return _outcome(OP_MIGRATE, start, CODE_FAILED, f"creating {self._history.name}: {exc}")
+            if self._format.batch:
+                failure = self._run_batch(conn, pending)
+                if failure:
+                    return _outcome(OP_MIGRATE, start, CODE_FAILED, failure)
+            for migration in pending if not self._format.batch else ():
                 guard.restart()
                 failure = self._apply(conn, migration, guard)
                 if failure and guard.expired:
@@ -169,7 +187,7 @@ class SqlFilesEngine(InProcessFaults):
                 conn.close()
         except (sqlite3.Error, _ConnectionFailed) as exc:
             return _outcome(OP_DIAGNOSTICS, start, CODE_UNSPECIFIED, f"cannot read {db.name}: {exc}")
-        applied, broken = self._format.applied(rows, self.files)
+        applied, broken = self._applied(rows)
         if broken:  # say what the history holds, as far as it can be matched to files
             applied = self._matched(rows)
         return Diagnostics(
@@ -184,6 +202,13 @@ class SqlFilesEngine(InProcessFaults):
     def posture(self, db: Path) -> Outcome:
         return Outcome(OP_POSTURE, ok=False, error_code=CODE_UNSPECIFIED,
                        message=f"{self.name} has no posture operation")
+
+    def _applied(self, rows: Applied) -> tuple[tuple[MigrationFile, ...], tuple[str, str] | None]:
+        """The format judges its own history; a declared table is judged by the plain rules on its keys."""
+        if self._history is self._format.history:
+            return self._format.applied(rows, self.files)
+        rule = "golang-migrate" if self._history.layout.cumulative else "plain"  # one row per migration, or one
+        return REGISTRY[rule].applied(rows, self.files)
 
     def _matched(self, rows: Applied) -> tuple[MigrationFile, ...]:
         """The files whose versions a broken history records, in order (for diagnostics)."""
@@ -200,6 +225,8 @@ class SqlFilesEngine(InProcessFaults):
     def _read(self, conn: sqlite3.Connection) -> Applied:
         try:
             return self._history.read(conn)
+        except HistoryLayoutError:
+            raise
         except sqlite3.Error as exc:
             raise sqlite3.DatabaseError(f"cannot read {self._history.name} as {self.format}'s history "
                                         f"table: {exc}") from exc
@@ -239,7 +266,7 @@ class SqlFilesEngine(InProcessFaults):
     def _run(self, conn: sqlite3.Connection, migration: MigrationFile, statements: Sequence[Statement],
              wrapped: bool, guard: Guard | None = None) -> str | None:
         history = self._history
-        name = migration.path.name
+        name = migration.shown
         where = f"marking {name} in {history.name}"
         start = time.perf_counter()
         try:
@@ -255,6 +282,12 @@ class SqlFilesEngine(InProcessFaults):
             if not wrapped and conn.in_transaction:
                 conn.execute("ROLLBACK")
                 return f"{name}: ends inside a transaction it began (no COMMIT)"
+            if wrapped and migration.check_foreign_keys and self.foreign_keys:
+                where = f"{name} (foreign_key_check before COMMIT)"
+                violation = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if violation is not None:
+                    raise sqlite3.IntegrityError(f"foreign key mismatch: {violation[0]} row {violation[1]} "
+                                                 f"refers to a missing {violation[2]} row")
             where = f"recording {name} in {history.name}"
             if wrapped and history.separate_record:
                 conn.execute("COMMIT")
@@ -270,10 +303,34 @@ class SqlFilesEngine(InProcessFaults):
                 conn.execute("ROLLBACK")
             if not wrapped and where.startswith(name):
                 try:
-                    history.failed(conn, migration, time.perf_counter() - start)
+                    history.failed(conn, migration, time.perf_counter() - start, str(exc))
                 except sqlite3.Error:
                     pass  # the failure itself is what is reported
             return f"{where}: {(guard.explain(exc) if guard else None) or exc}"
+        return None
+
+
+    def _run_batch(self, conn: sqlite3.Connection, pending: Sequence[MigrationFile]) -> str | None:
+        """Every pending file and its row in one transaction (Drizzle): all of them, or none."""
+        history = self._history
+        where = f"creating {history.name}"
+        try:
+            history.ensure(conn)
+            conn.execute("BEGIN")
+            for migration in pending:
+                _seed_random(conn, migration)
+                started = time.perf_counter()
+                for statement in migration.statements():
+                    where = f"{migration.shown} line {statement.line}"
+                    conn.execute(statement.text).fetchall()
+                where = f"recording {migration.shown} in {history.name}"
+                history.record(conn, migration, time.perf_counter() - started)
+            where = "COMMIT"
+            conn.execute("COMMIT")
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return f"{where}: {exc} (the whole batch is rolled back)"
         return None
 
 

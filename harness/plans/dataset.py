@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from harness.fixtures.generate import populate
 from harness.plans.spec import Dataset, StatRow
-from harness.sqlite import history
+from harness.engines.formats import HistorySpec, read_history
 from harness.sqlite.files import copy_db
 
 __all__ = ["DatasetError", "Built", "build", "copy_of", "fresh_install", "upgraded_fixture", "read_stat1",
@@ -156,7 +156,7 @@ def _settle(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = DELETE")
 
 
-def build(engine: Any, dataset: Dataset, *, scope: tuple[object, ...], history_format: str | None = None) -> Built:
+def build(engine: Any, dataset: Dataset, *, scope: tuple[object, ...], history_format: HistorySpec = None) -> Built:
     """The dataset's database for ``engine`` (built on first use in this process, then cached)."""
     key = ("dataset", scope, dataset)
     with _Cache.lock:
@@ -169,7 +169,7 @@ def build(engine: Any, dataset: Dataset, *, scope: tuple[object, ...], history_f
         _migrate(engine, db, f"dataset '{dataset.name}'")
         conn = connect(db, readonly=False)
         try:
-            table = history.detect(conn, history_format).table
+            table = read_history(conn, history_format).table
             result = populate(conn, seed=dataset.seed, rows_per_table=dataset.row_counts(),
                               skip_tables=[table] if table else ())
             apply_stats(conn, dataset.stats, dataset.stat1)

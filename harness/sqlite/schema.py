@@ -25,7 +25,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from harness.sql import BLOB, IDENT, KEYWORDS, NUMBER, OP, PARAM, STRING, WORD, is_plain_word, tokenize
 from harness.sqlite.inspect import reading
@@ -476,7 +476,7 @@ def _read_table(conn: sqlite3.Connection, name: str, sql: str | None, wr: int, s
             )
         )
 
-    groups: dict[int, list[tuple]] = {}
+    groups: dict[int, list[tuple[Any, ...]]] = {}
     for row in conn.execute(
         "SELECT id, seq, \"table\", \"from\", \"to\", on_update, on_delete, match "
         "FROM pragma_foreign_key_list(?, 'main') ORDER BY id, seq",
@@ -519,7 +519,7 @@ def _read_table(conn: sqlite3.Connection, name: str, sql: str | None, wr: int, s
     )
 
 
-def _fk_sort_key(fk: ForeignKey) -> tuple:
+def _fk_sort_key(fk: ForeignKey) -> tuple[object, ...]:
     return (fk.columns, fk.table, tuple(t or "" for t in fk.to), fk.on_update, fk.on_delete,
             fk.match, fk.deferrable)
 
@@ -622,10 +622,10 @@ def read(conn: sqlite3.Connection, *, exclude_tables: Collection[str] = ()) -> S
     )
 
 
-def read_file(db: Path, **kw) -> Schema:
+def read_file(db: Path, *, exclude_tables: Collection[str] = ()) -> Schema:
     """:func:`read` of a database file, through :func:`inspect.reading` (touches nothing)."""
     with reading(Path(db)) as conn:
-        return read(conn, **kw)
+        return read(conn, exclude_tables=exclude_tables)
 
 
 # --------------------------------------------------------------------------- diff
@@ -638,7 +638,8 @@ def _fk_target(fk: ForeignKey) -> str:
 
 
 def _fk_text(fk: ForeignKey) -> str:
-    text = f"foreign key ({', '.join(fk.columns)}) -> {_fk_target(fk)} ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}"
+    text = (f"foreign key ({', '.join(fk.columns)}) -> {_fk_target(fk)} "
+            f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
     if fk.match and fk.match != "NONE":
         text += f" MATCH {fk.match}"
     if fk.deferrable:
@@ -741,7 +742,9 @@ def _diff_columns(e: Table, a: Table, E: str, A: str) -> list[str]:
     e_pk = [c.name for c in sorted(e.columns, key=lambda c: c.pk) if c.pk]
     a_pk = [c.name for c in sorted(a.columns, key=lambda c: c.pk) if c.pk]
     if e_pk != a_pk:
-        show = lambda pk: f"({', '.join(pk)})" if pk else "none"  # noqa: E731
+        def show(pk: list[str]) -> str:
+            return f"({', '.join(pk)})" if pk else "none"
+
         out.append(f"primary key {show(e_pk)} in {E}, {show(a_pk)} in {A}")
     return out
 
@@ -792,13 +795,17 @@ def _diff_index(e: Index, a: Index, E: str, A: str) -> list[str]:
     if e.table != a.table:
         out.append(f"on table {e.table} in {E}, {a.table} in {A}")
     if e.columns != a.columns:
-        show = lambda i: ", ".join(_index_column_text(c) for c in i.columns)  # noqa: E731
-        out.append(f"columns ({show(e)}) in {E}, ({show(a)}) in {A}")
+        def columns(index: Index) -> str:
+            return ", ".join(_index_column_text(c) for c in index.columns)
+
+        out.append(f"columns ({columns(e)}) in {E}, ({columns(a)}) in {A}")
     if e.unique != a.unique:
         out.append(_flag("UNIQUE", e.unique, E, A))
     if e.partial != a.partial:
-        show_w = lambda w: f"WHERE {w}" if w else "none"  # noqa: E731
-        out.append(f"partial {show_w(e.partial)} in {E}, {show_w(a.partial)} in {A}")
+        def where(text: str | None) -> str:
+            return f"WHERE {text}" if text else "none"
+
+        out.append(f"partial {where(e.partial)} in {E}, {where(a.partial)} in {A}")
     if e.origin != a.origin:
         out.append(f"origin {e.origin} in {E}, {a.origin} in {A}")
     return out
@@ -829,7 +836,8 @@ def diff(
         for k, line in enumerate(lines):
             found.append((_RANK[kind], name, k, prefix + line))
 
-    def presence(kind: str, e: Mapping, a: Mapping, compare) -> None:
+    def presence(kind: str, e: Mapping[str, Any], a: Mapping[str, Any],
+                 compare: Callable[[str, Any, Any], Iterable[str]]) -> None:
         for name in sorted(set(e) | set(a)):
             if name not in a:
                 add(kind, name, [f"missing in {A}"])

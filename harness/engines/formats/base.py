@@ -3,7 +3,8 @@
 A format says which files are its migrations and in what order (``recognise``), how a file
 becomes the SQL that runs and whether that runs in a transaction (``load``), which checksum
 the framework records for it, and how its history table is created, read and written
-(``history``). ``applied`` judges a history table against the files (continuity), read-only.
+(``history``). ``applied`` judges a history table against the files (continuity), read-only. The history
+table itself (layout, reader, writer) is ``harness.engines.formats.history``'s.
 
 Facts per framework: the frameworks' documentation and sources, cited in each module.
 """
@@ -11,7 +12,6 @@ Facts per framework: the frameworks' documentation and sources, cited in each mo
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from harness.engines.formats.markers import (  # the transaction rules live ther
     controls_transactions as controls_transactions,
     pragma_name as pragma_name,
 )
+from harness.engines.formats.history import History, HistoryRow
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
 
@@ -50,7 +51,14 @@ class MigrationFile:
     transaction: bool = True  # False when the file opts out of the wrapping transaction
     parsed: tuple[Statement, ...] | None = None  # statements as the framework splits them
     repeatable: bool = False  # Flyway R__ files: no version, re-run when their checksum changes
-    foreign_keys_off: bool = False  # plain: the runner switches foreign keys off around the file
+    foreign_keys_off: bool = False  # plain, Atlas: the runner switches foreign keys off around the file
+    check_foreign_keys: bool = False  # Atlas: PRAGMA foreign_key_check before COMMIT, rolled back if violated
+    folder: bool = False  # one folder per migration (Prisma, Diesel): named by folder/file in messages
+
+    @property
+    def shown(self) -> str:
+        """The file as messages name it."""
+        return f"{self.path.parent.name}/{self.path.name}" if self.folder else self.path.name
 
 
     @property
@@ -80,61 +88,15 @@ class Recognised:
     note: str = ""  # why a "skip" file is not run
 
 
-@dataclass(frozen=True)
-class AppliedRow:
-    """One row of a history table, as the framework itself would interpret it."""
-
-    key: str
-    checksum: str | None = None
-    success: bool = True  # False: failed (sqlx, Flyway) or dirty (golang-migrate)
-    repeatable: bool = False  # a Flyway repeatable's row (key is then its description)
-
-
-class History:
-    """A framework's history table: created, read and written exactly as the framework does."""
-
-    name = ""
-    create: tuple[str, ...] = ()
-    #: True when the framework records a migration in a transaction of its own, after the
-    #: body's has committed (refinery, golang-migrate), instead of in the body's.
-    separate_record = False
-
-    def exists(self, conn: sqlite3.Connection) -> bool:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            (self.name,)).fetchone() is not None
-
-    def read(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        """Every row, in the order written; nothing when there is no table."""
-        return self.rows(conn) if self.exists(conn) else ()
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        raise NotImplementedError
-
-    def ensure(self, conn: sqlite3.Connection) -> None:
-        """Create the table (and any initial rows) when it is missing."""
-        if not self.exists(conn):
-            for statement in self.create:
-                conn.execute(statement)
-
-    def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
-        """Anything written before the body runs (golang-migrate's dirty flag)."""
-
-    def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        raise NotImplementedError
-
-    def after(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        """Anything written once the migration is committed (sqlx's execution_time)."""
-
-    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
-        """What the framework records when a file that ran without a transaction fails."""
-
-
 class Format:
     """A migration-file convention: names, order, up SQL, checksum, history table."""
 
     name = ""
     pattern_text = ""  # for messages: what a migration file is called
     has_checksums = True  # whether an edited file shows in the history (continuity check)
+    batch = False  # True: one transaction around every pending file (Drizzle), not one per file
+    fallback = False  # True: detected only for numbered names that no other format takes
+    own_runner = False  # True: the harness's own runner, which decides per file whether to wrap it
     history: History
 
     # -- files ----------------------------------------------------------------------------
@@ -146,6 +108,15 @@ class Format:
         """For ``format = "auto"``: whether this ``.sql`` file could be one of this format's."""
         found = self.recognise(filename)
         return found is not None and found.role != "companion"
+
+    def owns(self, directory: Path) -> bool:
+        """For ``format = "auto"``: whether the directory's layout is this format's alone
+        (a journal, a sum file, one folder per migration); file names are judged by ``claims``."""
+        return False
+
+    def entries(self, directory: Path) -> list[tuple[str, Path]]:
+        """``(name to recognise, file to read)`` per candidate: by default the directory's files."""
+        return [(p.name, p) for p in sorted(directory.iterdir()) if p.is_file()]
 
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         raise NotImplementedError
@@ -164,8 +135,8 @@ class Format:
         repeatable: list[tuple[Recognised, Path]] = []
         ignored: list[Path] = []
         notes: list[str] = []
-        for path in sorted(p for p in directory.iterdir() if p.is_file()):
-            found = self.recognise(path.name)
+        for entry, path in self.entries(directory):
+            found = self.recognise(entry)
             if found is None:
                 ignored.append(path)
             elif found.role == "skip":
@@ -210,12 +181,9 @@ class Format:
 
     def normalize_key(self, key: str) -> str:
         """The form in which a history row's version and a file's are compared."""
-        try:
-            return str(int(key))
-        except ValueError:
-            return key
+        return self.history.normalize_key(key)
 
-    def applied(self, rows: Sequence[AppliedRow],
+    def applied(self, rows: Sequence[HistoryRow],
                 files: Sequence[MigrationFile]) -> tuple[tuple[MigrationFile, ...], Problem | None]:
         """The files the history says are applied (a prefix of ``files``), or why it does not lead
         up to them: a failed or dirty row, an unknown version, a gap, an edited file."""
@@ -226,7 +194,7 @@ class Format:
                                         f"{self.history.name}; the framework refuses to go on")
         rows = [r for r in rows if not r.repeatable]
         position = {self.normalize_key(f.history_key): i for i, f in enumerate(files)}
-        seen: dict[int, AppliedRow] = {}
+        seen: dict[int, HistoryRow] = {}
         for row in rows:
             index = position.get(self.normalize_key(row.key))
             if index is None:
@@ -236,20 +204,35 @@ class Format:
         if sorted(seen) != list(range(count)):
             missing = min(set(range(max(seen) + 1)) - set(seen))
             above = min(i for i in seen if i > missing)
-            return (), (CODE_GAP, f"version {seen[above].key} is applied but {files[missing].path.name} is not")
+            return (), (CODE_GAP, f"version {seen[above].key} is applied but {files[missing].shown} is not")
         if self.has_checksums:
             for index, row in sorted(seen.items()):
                 if row.checksum is not None and row.checksum != files[index].checksum:
-                    return (), (CODE_CHECKSUM, f"{files[index].path.name} has changed since it was applied "
+                    return (), (CODE_CHECKSUM, f"{files[index].shown} has changed since it was applied "
                                                f"(recorded checksum {row.checksum}, file {files[index].checksum})")
         return tuple(files[:count]), None
 
-    def pending_repeatables(self, rows: Sequence[AppliedRow],
+    def pending_repeatables(self, rows: Sequence[HistoryRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         return []
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def folder_entries(directory: Path, script: str) -> list[tuple[str, Path]]:
+    """One folder per migration (Prisma, Diesel): ``(folder name, its script)``, then the loose files."""
+    listing = sorted(directory.iterdir())
+    return ([(d.name, d / script) for d in listing if d.is_dir() and (d / script).is_file()]
+            + [(p.name, p) for p in listing if p.is_file()])
+
+
+def versions_or_ranks(keys: Sequence[str]) -> list[int]:
+    """Text versions in the framework's order as ``Migration.version``: the integers when every
+    one is digits and they ascend in that order, else each one's 1-based rank."""
+    if all(k.isdigit() for k in keys) and all(int(a) < int(b) for a, b in zip(keys, keys[1:])):
+        return [int(k) for k in keys]
+    return list(range(1, len(keys) + 1))
 
 
 def read_bytes(path: Path) -> bytes:

@@ -2,7 +2,9 @@
 
 Source: amacneil/dbmate, ``pkg/dbmate/db.go`` (files ``^(\\d+).*\\.sql$``, the version is the
 leading digits as text; the body and the version insert run in one transaction unless the up
-marker says ``transaction:false``), ``pkg/dbmate/migration.go`` (the up block runs from the
+marker says ``transaction:false``; ``Migrate`` creates the table with ``CreateMigrationsTable``
+before the first migration's transaction, so a failing first migration leaves it, empty),
+``pkg/dbmate/migration.go`` (the up block runs from the
 up marker to the down marker; both markers are required, up first, and nothing but comments
 may precede the up marker) and ``pkg/driver/sqlite/sqlite.go`` (table DDL and insert).
 
@@ -17,9 +19,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, shifted,
-)
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, shifted
+from harness.engines.formats.history import History, Layout
 from harness.engines.formats.markers import DBMATE_DOWN, DBMATE_UP, dbmate_options, dbmate_up
 from harness.engines.statements import split
 from harness.errors import InputError
@@ -28,12 +29,9 @@ PATTERN = re.compile(r"^(?P<version>\d+)(?P<rest>.*)\.sql$")
 
 
 class DbmateHistory(History):
-    name = "schema_migrations"
+    layout = Layout("schema_migrations", "version", exact=True)
+    created_first = True  # Migrate() calls CreateMigrationsTable before any migration's transaction
     create = ('create table if not exists "schema_migrations" (version varchar(128) primary key)',)
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        return tuple(AppliedRow(str(v)) for (v,) in
-                     conn.execute('select version from "schema_migrations" order by version asc'))
 
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute('insert into "schema_migrations" (version) values (?)', (migration.history_key,))

@@ -26,15 +26,15 @@ the directory as it is; the version text itself stays in ``key`` and in the hist
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 import zlib
 from pathlib import Path
 from typing import Sequence
 
-from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, pragma_name, strip_bom,
-)
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, pragma_name, strip_bom
+from harness.engines.formats.history import History, HistoryRow, Layout
 from harness.engines.statements import split
 
 VERSIONED = re.compile(r"^V(?P<version>\d+(?:[._]\d+)*)__(?P<desc>.*)\.sql$", re.IGNORECASE)
@@ -64,7 +64,10 @@ def checksum(raw: bytes) -> int:
 
 
 class FlywayHistory(History):
-    name = "flyway_schema_history"
+    # versions are text ("1.1"); a repeatable's row has none. SCHEMA and BASELINE rows are markers.
+    layout = Layout("flyway_schema_history", "version", name="description", checksum="checksum",
+                    applied_at="installed_on", success="success", kind="text", order='"installed_rank"',
+                    where="\"type\" NOT IN ('SCHEMA', 'BASELINE')")
     create = (
         'CREATE TABLE "main"."flyway_schema_history" (\n'
         '    "installed_rank" INT NOT NULL PRIMARY KEY,\n'
@@ -81,20 +84,21 @@ class FlywayHistory(History):
         'CREATE INDEX "main"."flyway_schema_history_s_idx" ON "flyway_schema_history" ("success");',
     )
 
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        query = ('SELECT "version", "description", "checksum", "success" FROM "flyway_schema_history" '
-                 'WHERE "type" NOT IN (\'SCHEMA\', \'BASELINE\') ORDER BY "installed_rank"')
-        rows = []
-        for version, description, crc, success in conn.execute(query):
-            repeatable = version is None
-            rows.append(AppliedRow(str(description) if repeatable else str(version),
-                                   None if crc is None else str(crc), bool(success), repeatable))
-        return tuple(rows)
+    def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+        """A repeatable's row is keyed by its description; a one-part version reads as an integer."""
+        return tuple(dataclasses.replace(r, key=r.name or "", repeatable=True) if r.version is None else
+                     dataclasses.replace(r, version=int(r.key)) if r.key.isdigit() else r for r in rows)
+
+    def normalize_key(self, key: str) -> str:
+        try:
+            return ".".join(str(p) for p in version_parts(key))
+        except ValueError:
+            return key
 
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         self._insert(conn, migration, seconds, success=True)
 
-    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
+    def failed(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float, error: str = "") -> None:
         self.ensure(conn)
         self._insert(conn, migration, seconds, success=False)
 
@@ -139,19 +143,13 @@ class Flyway(Format):
     def order_repeatables(self, found: Sequence[tuple[Recognised, Path]]) -> list[tuple[Recognised, Path]]:
         return sorted(found, key=lambda item: item[0].name)  # Flyway keeps them in a TreeMap by description
 
-    def normalize_key(self, key: str) -> str:
-        try:
-            return ".".join(str(p) for p in version_parts(key))
-        except ValueError:
-            return key
-
     def load(self, path: Path, raw: bytes, found: Recognised, version: int) -> MigrationFile:
         text = strip_bom(decode(path, raw))
         return MigrationFile(version, found.name, path, str(checksum(raw)), text, key=found.key,
                              transaction=_execute_in_transaction(path) and not _sets_foreign_keys(text),
                              repeatable=found.role == "repeatable")
 
-    def pending_repeatables(self, rows: Sequence[AppliedRow],
+    def pending_repeatables(self, rows: Sequence[HistoryRow],
                             repeatables: Sequence[MigrationFile]) -> list[MigrationFile]:
         latest = {row.key: row.checksum for row in rows if row.repeatable}  # rows are in rank order
         return [r for r in repeatables if latest.get(r.name) != r.checksum]

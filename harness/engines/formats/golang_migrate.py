@@ -27,23 +27,22 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.engines.formats.base import (
-    CODE_DIRTY, CODE_UNKNOWN, AppliedRow, Discovery, Format, History, MigrationFile, Problem, Recognised,
-    controls_transactions, decode,
+    CODE_DIRTY, CODE_UNKNOWN, Discovery, Format, MigrationFile, Problem, Recognised, controls_transactions, decode,
 )
+from harness.engines.formats.history import History, HistoryRow, Layout
 from harness.engines.formats.markers import any_framework_marker
 
 PATTERN = re.compile(r"^(?P<version>[0-9]+)_(?P<title>.*)\.(?P<direction>up|down)\.sql$")
 
 
 class GolangMigrateHistory(History):
-    name = "schema_migrations"
+    layout = Layout("schema_migrations", "version", dirty="dirty", cumulative=True, exact=True)
     create = ("CREATE TABLE IF NOT EXISTS schema_migrations (version uint64,dirty bool)",
               "CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON schema_migrations (version)")
     separate_record = True
 
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        row = conn.execute("SELECT version, dirty FROM schema_migrations LIMIT 1").fetchone()
-        return () if row is None else (AppliedRow(str(row[0]), None, not bool(row[1])),)
+    def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+        return rows[:1]  # SetVersion keeps one row
 
     def before(self, conn: sqlite3.Connection, migration: MigrationFile) -> None:
         conn.execute("BEGIN")
@@ -92,7 +91,7 @@ class GolangMigrate(Format):
                 f"every file runs as written, without a wrapping transaction")
         return dataclasses.replace(discovery, files=files, notes=(*discovery.notes, note))
 
-    def applied(self, rows: Sequence[AppliedRow],
+    def applied(self, rows: Sequence[HistoryRow],
                 files: Sequence[MigrationFile]) -> tuple[tuple[MigrationFile, ...], Problem | None]:
         if not rows:
             return (), None

@@ -20,9 +20,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, decode, shifted,
-)
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, shifted
+from harness.engines.formats.history import History, HistoryRow, Layout
 from harness.engines.formats.markers import goose_up
 from harness.engines.statements import Statement, split
 from harness.errors import InputError
@@ -36,7 +35,8 @@ _ANNOTATIONS = {a.lower(): a for a in ("Up", "Down", "StatementBegin", "Statemen
 
 
 class GooseHistory(History):
-    name = "goose_db_version"
+    layout = Layout("goose_db_version", "version_id", applied_at="tstamp", success="is_applied", order="id",
+                    where="version_id > 0")
     create = ("CREATE TABLE goose_db_version (\n"
               "\t\tid INTEGER PRIMARY KEY AUTOINCREMENT,\n"
               "\t\tversion_id INTEGER NOT NULL,\n"
@@ -45,15 +45,14 @@ class GooseHistory(History):
               "\t)",
               "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1)")
 
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        applied: dict[int, None] = {}  # ordered set: a row with is_applied = 0 (old goose down) removes
-        for version, is_applied in conn.execute(
-                "SELECT version_id, is_applied FROM goose_db_version WHERE version_id > 0 ORDER BY id"):
-            if is_applied:
-                applied[int(version)] = None
+    def interpret(self, rows: tuple[HistoryRow, ...]) -> tuple[HistoryRow, ...]:
+        applied: dict[object, HistoryRow] = {}  # ordered: a row with is_applied = 0 (old goose down) removes
+        for row in rows:
+            if row.success:
+                applied[row.version] = row
             else:
-                applied.pop(int(version), None)
-        return tuple(AppliedRow(str(v)) for v in applied)
+                applied.pop(row.version, None)
+        return tuple(applied.values())
 
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute("INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)", (migration.version, True))

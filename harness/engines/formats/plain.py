@@ -18,9 +18,8 @@ import sqlite3
 from pathlib import Path
 
 from harness.engines.formats import markers
-from harness.engines.formats.base import (
-    AppliedRow, Format, History, MigrationFile, Recognised, cannot_be_wrapped, decode, utc_now,
-)
+from harness.engines.formats.base import Format, MigrationFile, Recognised, cannot_be_wrapped, decode, utc_now
+from harness.engines.formats.history import History, Layout
 from harness.engines.statements import split
 
 PATTERN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.sql$")
@@ -28,13 +27,11 @@ _UP_DOWN = re.compile(r"\.(up|down)\.sql$")
 
 
 class PlainHistory(History):
-    name = "schema_migrations"
+    # Written order: by applied_at (the reference engine may baseline rows), then as inserted.
+    layout = Layout("schema_migrations", "version", name="name", checksum="checksum", applied_at="applied_at",
+                    order="applied_at, rowid")
     create = ("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
               "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",)
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        return tuple(AppliedRow(str(int(v)), str(c))
-                     for v, c in conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version"))
 
     def ensure(self, conn: sqlite3.Connection) -> None:
         """Created when the first file is recorded, after its body (a file may create it itself)."""
@@ -49,6 +46,7 @@ class Plain(Format):
     name = "plain"
     pattern_text = "<integer>_<name>.sql"
     history = PlainHistory()
+    own_runner = True
 
     def recognise(self, filename: str) -> Recognised | None:
         match = PATTERN.match(filename)

@@ -21,7 +21,8 @@ import struct
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.engines.formats.base import AppliedRow, Format, History, MigrationFile, Recognised, decode, strip_bom
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, strip_bom
+from harness.engines.formats.history import History, Layout
 from harness.errors import InputError
 
 # refinery's own regex, including its quirk: "[U|V]" also admits a literal "|".
@@ -71,7 +72,7 @@ def checksum(name: str, version: int, sql: str) -> int:
 
 
 class RefineryHistory(History):
-    name = "refinery_schema_history"
+    layout = Layout("refinery_schema_history", "version", name="name", checksum="checksum", applied_at="applied_on")
     # ASSERT_MIGRATIONS_TABLE_QUERY with %VERSION_TYPE% = int4 (the default build).
     create = ("CREATE TABLE IF NOT EXISTS refinery_schema_history(\n"
               "             version int4 PRIMARY KEY,\n"
@@ -79,11 +80,6 @@ class RefineryHistory(History):
               "             applied_on VARCHAR(255),\n"
               "             checksum VARCHAR(255));",)
     separate_record = True
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        # GET_APPLIED_MIGRATIONS_QUERY orders by version; refinery has no failed rows.
-        query = "SELECT version, checksum FROM refinery_schema_history ORDER BY version ASC"
-        return tuple(AppliedRow(str(v), None if c is None else str(c)) for v, c in conn.execute(query))
 
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         # time's Rfc3339 of OffsetDateTime::now_utc(): fractional seconds, "Z".

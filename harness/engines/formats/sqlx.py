@@ -17,7 +17,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from harness.engines.formats.base import AppliedRow, Format, History, MigrationFile, Recognised, decode, strip_bom
+from harness.engines.formats.base import Format, MigrationFile, Recognised, decode, strip_bom
+from harness.engines.formats.history import History, Layout
 from harness.engines.formats.markers import SQLX_NO_TX, dbmate_up, goose_up
 
 PATTERN = re.compile(r"^(?P<version>\d+)_(?P<rest>.*\.sql)$")
@@ -25,7 +26,9 @@ _SUFFIXES = ((".up.sql", "up"), (".down.sql", "down"), (".sql", "up"))
 
 
 class SqlxHistory(History):
-    name = "_sqlx_migrations"
+    # checksum is a BLOB: read as lower-case hex, as MigrationFile.checksum holds it
+    layout = Layout("_sqlx_migrations", "version", name="description", checksum="checksum",
+                    applied_at="installed_on", success="success")
     create = ("""
 CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     version BIGINT PRIMARY KEY,
@@ -36,10 +39,6 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     execution_time BIGINT NOT NULL
 );
                 """,)
-
-    def rows(self, conn: sqlite3.Connection) -> tuple[AppliedRow, ...]:
-        query = "SELECT version, lower(hex(checksum)), success FROM _sqlx_migrations ORDER BY version"
-        return tuple(AppliedRow(str(v), c, bool(s)) for v, c, s in conn.execute(query))
 
     def record(self, conn: sqlite3.Connection, migration: MigrationFile, seconds: float) -> None:
         conn.execute("""
