@@ -3,6 +3,7 @@ validators and catalogues that own them, so a new key without documentation fail
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def scenario_keys() -> set[str]:
 def family_params() -> set[str]:
     found: set[str] = set()
     for family in families().values():
-        found |= set(family.params or ())
+        found |= {f.name for f in dataclasses.fields(family.params)}  # a family's params are a dataclass
     for path in (ROOT / "harness" / "checks").glob("*.py"):  # families read the rest with ctx.option("…")
         found |= set(re.findall(r'\boption\("([a-z_]+)"', path.read_text(encoding="utf-8")))
     found |= {"orphan_fixes", "policy", "cross", "kinds"}  # read from the params mapping directly
