@@ -145,9 +145,10 @@ def check_cases(expanded: dict[Path, list], wanted: Sequence[str]) -> None:
     """Every ``--case`` names a case of the scenarios being run."""
     ids = [case.id for cases in expanded.values() for case in cases]
     known = set(ids)
-    for case_id in wanted:
+    for listed in wanted:
+        case_id = split_listed_id(listed)[1]  # `harness list` prints scenario.toml::id; both forms name a case
         if case_id not in known:
-            raise InputError("--case", f"no case '{case_id}'{suggest(case_id, ids)} (see `harness list`)")
+            raise InputError("--case", f"no case '{listed}'{suggest(case_id, ids)} (see `harness list`)")
 
 
 def _plugin_args() -> list[str]:
