@@ -16,6 +16,7 @@ from harness.corruption import catalogue as damage
 from harness.engines import alembic, loader, protocol, sqlfiles
 from harness.engines.command import OP_MIGRATIONS
 from harness.engines.formats import base as formats_base
+from harness.engines.formats import history as formats_history
 from harness.fixtures import manifest, recipe
 from harness.plans import spec as plans_spec
 from harness.reference import errors as reference_errors
@@ -36,6 +37,7 @@ def scenario_keys() -> set[str]:
     keys |= set(scenario._THRESHOLD_KEYS) | {"manifest"} | set(scenario.OPERATIONS)
     for adapter_keys in scenario._ENGINE_KEYS.values():
         keys |= set(adapter_keys)
+    keys |= set(formats_history.DECLARATION_KEYS)  # [engine.history] and --history
     return keys
 
 
